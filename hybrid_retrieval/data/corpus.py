@@ -1,0 +1,74 @@
+"""ParallelCorpus: the training view of a parallel collection.
+
+An *item* is one question that exists in several languages; for every
+(item, language) the corpus holds the query, its positive passage and, where
+the format has them, hard negatives.  The sampler only needs the availability
+matrix; the dataset reads texts back by (item, language).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from hybrid_retrieval.data.download import require_file, resolve_root
+from hybrid_retrieval.data.formats.lareqa import read_lareqa
+
+
+@dataclass(frozen=True)
+class Passage:
+    pid: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Example:
+    query: str
+    positive: Passage
+    negatives: tuple[Passage, ...] = ()
+
+
+class ParallelCorpus:
+    """item x language -> Example, with a boolean availability matrix for sampling."""
+
+    def __init__(self, examples: dict[tuple[str, str], Example], languages: Sequence[str]):
+        langs_seen = {lang for _, lang in examples}
+        missing = [lang for lang in languages if lang not in langs_seen]
+        if missing:
+            raise ValueError(f"data.languages: no training items for {missing}; languages with data: {sorted(langs_seen)}")
+        self.languages: list[str] = list(languages)
+        lang_index = {lang: j for j, lang in enumerate(self.languages)}
+        self.items: list[str] = sorted({item for item, lang in examples if lang in lang_index})
+        item_index = {item: i for i, item in enumerate(self.items)}
+        self.available = np.zeros((len(self.items), len(self.languages)), dtype=bool)
+        self._examples: dict[tuple[int, int], Example] = {}
+        for (item, lang), ex in examples.items():
+            if lang in lang_index:
+                key = (item_index[item], lang_index[lang])
+                self.available[key] = True
+                self._examples[key] = ex
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def example(self, item: int, lang: int) -> Example:
+        return self._examples[(item, lang)]
+
+    def items_per_language(self) -> dict[str, int]:
+        return {lang: int(n) for lang, n in zip(self.languages, self.available.sum(axis=0))}
+
+    @classmethod
+    def from_lareqa(cls, folder: str, languages: Iterable[str], root: str | Path | None = None) -> "ParallelCorpus":
+        """Build from LAReQA files (``<root>/<folder>/<lang>.json``); negatives are the other sentences of the paragraph."""
+        root = resolve_root(root)
+        examples: dict[tuple[str, str], Example] = {}
+        languages = list(languages)
+        for lang in languages:
+            data = read_lareqa(require_file(root, f"{folder}/{lang}.json"), lang)
+            for q in data.questions:
+                negatives = tuple(Passage(data.sentence_ids[s], data.sentences[s])
+                                  for s in data.paragraph_sentences(q.sentence) if s != q.sentence)
+                examples[(q.qid, lang)] = Example(q.text, Passage(data.sentence_ids[q.sentence], data.sentences[q.sentence]), negatives)
+        return cls(examples, languages)

@@ -1,0 +1,137 @@
+"""Fetch the benchmark files from their public origins, checked by sha256.
+
+Offline users point the data root at a copy instead; both routes give the same
+bytes, which is why every file is pinned to a commit and a checksum.
+
+    python -m hybrid_retrieval.data.download [--root DIR] [--only xquad-r mlqa-r]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV_VAR = "HYBRID_RETRIEVAL_DATA"
+DEFAULT_ROOT = Path.home() / ".cache" / "hybrid_retrieval" / "data"
+
+_LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
+_XQUAD_COMMIT = "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c"
+_MLQA_COMMIT = "354d67d1cd066854cdfbf5ad0e6105528976141d"  # MLQA-R was removed upstream after this commit
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    relpath: str  # path under the data root
+    url: str
+    sha256: str
+
+
+def _lareqa(folder: str, commit: str, checksums: dict[str, str]) -> list[RemoteFile]:
+    return [RemoteFile(f"{folder}/{lang}.json", f"{_LAREQA}/{commit}/{folder}/{lang}.json", sha)
+            for lang, sha in checksums.items()]
+
+
+DATASETS: dict[str, list[RemoteFile]] = {
+    "xquad-r": _lareqa("xquad-r", _XQUAD_COMMIT, {
+        "ar": "c52922d3b8ac1ae03ed5ac38647ad59870dca3dda2beefe18ecdc30729acb69d",
+        "de": "16fb0f4bf4916154b585a20c24c66074591c9718a1affe764ff4697572328949",
+        "el": "163fd43ee785a30eb534ae2061e9eaa766a7ee4e8ffce5e4b422480c150f64b6",
+        "en": "7b0954f39297c27a31fef610f0883337dd2907fa8699151dc922afdd0fa12ffe",
+        "es": "f8e836b2d91009c4363e04315f7ede363eedbbb49c67dda60de6c4aa782f58de",
+        "hi": "ea45ba8ae4513d1533b222bebdc02a90bc319c055d3aeea68584a053d2e92872",
+        "ru": "7f4dff853538b9a5fcc28c070b8bb983a5c5d190ac747b8e005a1ada9cab18f1",
+        "th": "c3a041864c3a9fb0b4dd91cfdf99cf36b411b3e704c58a303c97bc6dc786cfe4",
+        "tr": "f3e8c13002bbce154a4578f535f7533cb70f3da08840e6b62735935baec7bd94",
+        "vi": "e35926bf5cc6fc6ecbdfca49467aabeb454f08d152d7818143a906bd31dde995",
+        "zh": "80c2cde7b9c2fb134c303cbb52f2ba396ead9eb0014aec43993543d2ba9e93ed",
+    }),
+    "mlqa-r": _lareqa("mlqa-r", _MLQA_COMMIT, {
+        "ar": "2132fbc03208535c0fe01f2e2c5121d06f9c2aa799af93b0a719dbc105bdf137",
+        "de": "ce9454dc5aa6f2d85c23cd6e49cb367fbb7c4c6e62d7f71e355c6b5dae4d0886",
+        "en": "fedd9a5cc0848dda80caf84aa36f482adaae230526a3f6e9e86926a93ef3b1e4",
+        "es": "70ecba276b8c96a692b120693a595d076ce94ad21d4b28311538a9fcbfe0f9d7",
+        "hi": "4dd0fb3c06f737a5481d705bc1dcac7876712a5815c9265908fbb3a0696cb654",
+        "vi": "9d3baff6ba03e6793b25594217265ea59a136b9733833dca8a9582a84a78ff85",
+        "zh": "57f01d2fff50cf3392805635b01445339f225ad5bf28ba8443b12f8dbd1e69dc",
+    }),
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A benchmark file is missing; the message says both ways to provide it."""
+
+
+def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: the explicit key, else $HYBRID_RETRIEVAL_DATA, else the download cache."""
+    if data_dir not in (None, ""):
+        return Path(os.path.expanduser(str(data_dir)))
+    if os.environ.get(ENV_VAR):
+        return Path(os.path.expanduser(os.environ[ENV_VAR]))
+    return DEFAULT_ROOT
+
+
+def require_file(root: Path, relpath: str) -> Path:
+    """Return ``root/relpath`` or fail with an error that says how to provide it."""
+    path = Path(root) / relpath
+    if path.is_file():
+        return path
+    dataset = relpath.split("/", 1)[0]
+    raise DataNotFoundError(
+        f"missing data file {path}\n"
+        f"  provide it in one of two ways:\n"
+        f"  - download it: python -m hybrid_retrieval.data.download --root {root} --only {dataset}\n"
+        f"  - or point the data root at a copy that has {relpath}: "
+        f"export {ENV_VAR}=/path/to/data  or  paths.data_dir=/path/to/data"
+    )
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch(remote: RemoteFile, root: Path) -> Path:
+    """Download one file (atomically) unless a copy with the right checksum is there."""
+    dest = root / remote.relpath
+    if dest.is_file() and sha256_of(dest) == remote.sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    os.close(fd)
+    try:
+        urllib.request.urlretrieve(remote.url, tmp)
+        got = sha256_of(Path(tmp))
+        if got != remote.sha256:
+            raise OSError(f"{remote.url}: sha256 {got} does not match the pinned {remote.sha256}")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=None, help=f"data root (default: ${ENV_VAR} or {DEFAULT_ROOT})")
+    parser.add_argument("--only", nargs="*", choices=sorted(DATASETS), help="datasets to fetch (default: all)")
+    args = parser.parse_args(argv)
+    root = resolve_root(args.root)
+    for name in args.only or sorted(DATASETS):
+        for remote in DATASETS[name]:
+            print(f"{remote.relpath} ... ", end="", flush=True)
+            fetch(remote, root)
+            print("ok")
+    print(f"data root: {root}   (export {ENV_VAR}={root})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

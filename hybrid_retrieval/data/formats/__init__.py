@@ -1,0 +1,1 @@
+"""Readers for benchmark and training-data file formats (one module per format)."""

@@ -1,0 +1,100 @@
+"""Reader for the LAReQA JSON format (XQuAD-R, MLQA-R).
+
+The files are SQuAD v1.1 with two extra fields per paragraph, ``sentences`` and
+``sentence_breaks`` (``[start, end)`` character spans).  LAReQA turns reading
+comprehension into retrieval: a question's relevant candidate is the sentence
+that contains its answer, and the candidate pool is every sentence of every
+paragraph in the language.  Question ids are shared across languages, which is
+what makes items parallel.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Question:
+    qid: str
+    text: str
+    sentence: int  # index into LareqaLanguage.sentences
+
+
+@dataclass
+class LareqaLanguage:
+    """One language file: candidate sentences, questions, and paragraph grouping."""
+
+    lang: str
+    sentence_ids: list[str] = field(default_factory=list)
+    sentences: list[str] = field(default_factory=list)
+    paragraph_of: list[int] = field(default_factory=list)  # sentence -> paragraph index
+    questions: list[Question] = field(default_factory=list)
+    skipped_questions: int = 0
+
+    def paragraph_sentences(self, sentence: int) -> list[int]:
+        """All sentence indices of the paragraph that holds ``sentence`` (for hard negatives)."""
+        return self._paragraphs[self.paragraph_of[sentence]]
+
+    def __post_init__(self) -> None:
+        self._paragraphs: list[list[int]] = []
+
+
+class LareqaFormatError(ValueError):
+    """A LAReQA file that does not follow the format; the message names file and record."""
+
+
+def _sentence_containing(breaks: list[list[int]], offset: int) -> int | None:
+    for i, (start, end) in enumerate(breaks):
+        if start <= offset < end:
+            return i
+    return None
+
+
+def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
+    """Parse one LAReQA language file.
+
+    Questions whose answer falls in no sentence are skipped and counted
+    (``skipped_questions``), as a few MLQA answers straddle a break.
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise LareqaFormatError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from err
+    if not isinstance(doc, dict) or "data" not in doc:
+        raise LareqaFormatError(f"{path}: expected a SQuAD-style object with a 'data' list")
+    out = LareqaLanguage(lang=lang)
+    for a_idx, article in enumerate(doc["data"]):
+        for p_idx, para in enumerate(article.get("paragraphs", [])):
+            where = f"{path}: data[{a_idx}].paragraphs[{p_idx}]"
+            try:
+                sentences, breaks, qas = para["sentences"], para["sentence_breaks"], para["qas"]
+            except KeyError as err:
+                raise LareqaFormatError(f"{where}: missing field {err.args[0]!r} (LAReQA needs sentences, sentence_breaks, qas)") from None
+            if len(sentences) != len(breaks):
+                raise LareqaFormatError(f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
+            para_index = len(out._paragraphs)
+            first = len(out.sentences)
+            out._paragraphs.append(list(range(first, first + len(sentences))))
+            for s_idx, text in enumerate(sentences):
+                out.sentence_ids.append(f"{lang}:{a_idx}-{p_idx}-{s_idx}")
+                out.sentences.append(text.strip())
+                out.paragraph_of.append(para_index)
+            for q_idx, qa in enumerate(qas):
+                try:
+                    qid, question, start = qa["id"], qa["question"], qa["answers"][0]["answer_start"]
+                except (KeyError, IndexError, TypeError):
+                    raise LareqaFormatError(f"{where}.qas[{q_idx}]: needs id, question and answers[0].answer_start") from None
+                s = _sentence_containing(breaks, int(start))
+                if s is None:
+                    out.skipped_questions += 1
+                    continue
+                out.questions.append(Question(qid=str(qid), text=question.strip(), sentence=first + s))
+    if out.skipped_questions:
+        log.warning("%s: skipped %d question(s) whose answer lies in no sentence", path, out.skipped_questions)
+    return out

@@ -1,0 +1,1 @@
+"""Benchmarks: each turns files into queries, candidates and relevance for evaluation."""

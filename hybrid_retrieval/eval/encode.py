@@ -1,0 +1,58 @@
+"""Encode texts once, fast: length-sorted batches under inference_mode.
+
+Sorting by token length before batching means each batch pads only to its own
+longest text, which removes most padding on LAReQA's short sentences.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+
+class TextEncoder:
+    """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, pool: Callable, query_prefix: str = "query: ",
+                 passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
+                 batch_size: int = 128, precision: str = "32", show_progress: bool = True):
+        self.model, self.tokenizer, self.pool = model, tokenizer, pool
+        self.prefix = {"query": query_prefix, "passage": passage_prefix}
+        self.max_length = {"query": max_query_length, "passage": max_passage_length}
+        self.batch_size, self.precision, self.show_progress = batch_size, precision, show_progress
+
+    def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
+        if kind not in self.prefix:
+            raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
+        prefix = self.prefix[kind]
+        enc = self.tokenizer([prefix + t for t in texts], truncation=True, max_length=self.max_length[kind],
+                             padding=False, return_attention_mask=False)["input_ids"]
+        order = np.argsort([len(ids) for ids in enc], kind="stable")[::-1]
+        device = next(self.model.parameters()).device
+        out = np.empty((len(texts), self._dim()), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision.startswith("bf16"))
+        pad = self.tokenizer.pad_token_id or 0
+        with torch.inference_mode(), autocast:
+            batches = range(0, len(order), self.batch_size)
+            for lo in tqdm(batches, desc=desc or f"encode {kind}", disable=not self.show_progress, leave=False):
+                idx = order[lo: lo + self.batch_size]
+                seqs = [enc[i] for i in idx]
+                width = max(len(s) for s in seqs)
+                ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(seqs), width), dtype=torch.long)
+                for r, s in enumerate(seqs):
+                    ids[r, : len(s)] = torch.tensor(s)
+                    mask[r, : len(s)] = 1
+                ids, mask = ids.to(device), mask.to(device)
+                hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+                out[idx] = F.normalize(self.pool(hidden, mask).float(), dim=-1).cpu().numpy()
+        self.model.train(was_training)
+        return out
+
+    def _dim(self) -> int:
+        return int(self.model.config.hidden_size)

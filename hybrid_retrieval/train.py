@@ -1,0 +1,79 @@
+"""Compose and run one job: validate, build, train, evaluate, write metrics.json."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+
+import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
+from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.validate import validate
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_benchmarks(cfg: DictConfig) -> dict[str, Any]:
+    return {name: hydra.utils.instantiate(node) for name, node in (cfg.eval.get("benchmarks") or {}).items()
+            if node is not None}
+
+
+def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) -> dict[str, float]:
+    """Evaluate every benchmark; keep per-query scores for significance tests."""
+    encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=str(cfg.trainer.get("precision", "32")))
+    metrics: dict[str, float] = {}
+    for name, bench in benchmarks.items():
+        t0 = time.perf_counter()
+        runs_dir = out_dir / "runs" if cfg.eval.get("save_runs") else None
+        found, per_query = bench.evaluate(encoder, settings=list(cfg.eval.settings), metrics=list(cfg.eval.metrics),
+                                          depth=int(cfg.eval.depth), runs_dir=runs_dir)
+        metrics.update(found)
+        if not per_query.empty:
+            per_query.to_csv(out_dir / f"per_query_{name}.csv.gz", index=False)
+        metrics[f"time/eval_{name}_s"] = time.perf_counter() - t0
+    return metrics
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Run one job and return its flat metrics (also written to ``<output_dir>/metrics.json``)."""
+    validate(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pl.seed_everything(int(cfg.seed), workers=True)
+    t0 = time.perf_counter()
+    benchmarks = _instantiate_benchmarks(cfg)  # loads and checks eval data before any training
+    model = hydra.utils.instantiate(cfg.model)
+    datamodule = hydra.utils.instantiate(cfg.data, collate_fn=model.make_collator())
+    logger = hydra.utils.instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=logger)
+    metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
+
+    steps = int(cfg.trainer.get("max_steps") or 0)
+    if steps != 0:
+        t1 = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule)
+        train_s = time.perf_counter() - t1
+        batches = model.trained_batches
+        metrics.update({
+            "train/steps": float(trainer.global_step),
+            "train/cross_batch_fraction": model.cross_batch_fraction,
+            "train/pairs_per_s": batches * datamodule.batch_size * trainer.world_size / train_s if train_s else math.nan,
+            "time/train_s": train_s,
+        })
+        if "train/loss" in trainer.callback_metrics:
+            metrics["train/final_loss"] = float(trainer.callback_metrics["train/loss"])
+    if trainer.is_global_zero:
+        metrics.update(evaluate(model, benchmarks, cfg, out_dir))
+        write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
+        if logger:
+            logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=trainer.global_step)
+            logger.finalize("success")
+        log.info("metrics written to %s", out_dir / "metrics.json")
+    return metrics
+

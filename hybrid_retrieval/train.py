@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
@@ -19,9 +20,18 @@ from hybrid_retrieval.validate import validate
 log = logging.getLogger(__name__)
 
 
+def build(node: Any, **kwargs: Any) -> Any:
+    """``instantiate`` that surfaces our own errors (missing file, bad value) instead of Hydra's wrapper."""
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, (OSError, ValueError)):
+            raise err.__cause__ from None
+        raise
+
+
 def _instantiate_benchmarks(cfg: DictConfig) -> dict[str, Any]:
-    return {name: hydra.utils.instantiate(node) for name, node in (cfg.eval.get("benchmarks") or {}).items()
-            if node is not None}
+    return {name: build(node) for name, node in (cfg.eval.get("benchmarks") or {}).items() if node is not None}
 
 
 def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) -> dict[str, float]:
@@ -48,10 +58,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(int(cfg.seed), workers=True)
     t0 = time.perf_counter()
     benchmarks = _instantiate_benchmarks(cfg)  # loads and checks eval data before any training
-    model = hydra.utils.instantiate(cfg.model)
-    datamodule = hydra.utils.instantiate(cfg.data, collate_fn=model.make_collator())
-    logger = hydra.utils.instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, logger=logger)
+    model = build(cfg.model)
+    datamodule = build(cfg.data, collate_fn=model.make_collator())
+    logger = build(cfg.logger) if cfg.get("logger") else False
+    trainer: pl.Trainer = build(cfg.trainer, logger=logger)
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
 
     steps = int(cfg.trainer.get("max_steps") or 0)

@@ -29,6 +29,7 @@ class DualEncoder(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         self.encoder, self.tokenizer = load_backbone(backbone)
+        self.encoder.train()  # from_pretrained returns eval mode; fine-tuning wants dropout on
         self.pool = get_pooler(pooling)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
         self._cross_batches = 0

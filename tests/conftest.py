@@ -1,0 +1,72 @@
+"""Shared fixtures: tiny LAReQA-format data written by the tests, and in-process config composition."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+LANGS = ("de", "en", "es")
+WORDS = {
+    "en": ["river", "castle", "engine", "garden", "market", "winter", "bridge", "forest"],
+    "de": ["Fluss", "Burg", "Motor", "Garten", "Markt", "Winter", "Bruecke", "Wald"],
+    "es": ["rio", "castillo", "motor", "jardin", "mercado", "invierno", "puente", "bosque"],
+}
+
+
+def write_lareqa(path: Path, lang: str, n_paragraphs: int = 24, questions_per_paragraph: int = 2) -> None:
+    """A small parallel LAReQA file: paragraphs of 3 sentences, questions answered in sentences 0/1."""
+    words = WORDS[lang]
+    paragraphs = []
+    for p in range(n_paragraphs):
+        sentences = [f"The {words[(p + s) % 8]} number {p * 3 + s} is near {words[(p * 5 + s) % 8]} {p}."
+                     for s in range(3)]
+        breaks, pos = [], 0
+        for s in sentences:
+            breaks.append([pos, pos + len(s)])
+            pos += len(s) + 1
+        context = " ".join(sentences)
+        qas = []
+        for q in range(questions_per_paragraph):
+            start = breaks[q][0] + 4  # inside sentence q
+            qas.append({"id": f"p{p}q{q}", "question": f"Where is {words[(p + q) % 8]} {p * 3 + q}?",
+                        "answers": [{"answer_start": start, "text": context[start:start + 3]}]})
+        paragraphs.append({"context": context, "sentences": sentences, "sentence_breaks": breaks, "qas": qas})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """A data root with xquad-r/ and mlqa-r/ in the official layout, three languages each."""
+    root = tmp_path_factory.mktemp("data")
+    for folder in ("xquad-r", "mlqa-r"):
+        for lang in LANGS:
+            write_lareqa(root / folder / f"{lang}.json", lang)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """Built models go to a per-session cache unless the caller set one (CI may share a warm cache)."""
+    if not os.environ.get("HYBRID_RETRIEVAL_CACHE"):
+        os.environ["HYBRID_RETRIEVAL_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ.setdefault("WANDB_MODE", "offline")
+    yield
+
+
+def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:
+    return ["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={out_dir}",
+            "data.batch_size=8", "trainer.max_steps=6", "eval.depth=20",
+            "eval.metrics=[map,recall@1,recall@10,mrr@10,ndcg@10]"]
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    import hybrid_retrieval.resolvers  # noqa: F401
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)

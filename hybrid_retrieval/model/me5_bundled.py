@@ -441,9 +441,10 @@ def convert(out_dir: Path) -> Path:
 # cache
 # --------------------------------------------------------------------------
 def default_cache_root() -> Path:
-    """``$HYBRID_RETRIEVAL_CACHE`` or ``~/.cache/hybrid_retrieval``."""
-    env = os.environ.get("HYBRID_RETRIEVAL_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "hybrid_retrieval"
+    """``$HYBRID_RETRIEVAL_CACHE`` or ``~/.cache/hybrid_retrieval`` (the package-wide cache root)."""
+    from hybrid_retrieval.cache import cache_root
+
+    return Path(cache_root()).expanduser()
 
 
 def _sha256_file(path: Path) -> str:

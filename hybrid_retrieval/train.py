@@ -78,6 +78,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         })
         if "train/loss" in trainer.callback_metrics:
             metrics["train/final_loss"] = float(trainer.callback_metrics["train/loss"])
+        if cfg.get("save_encoder") and trainer.is_global_zero:
+            model.save_encoder(out_dir / "encoder")
     if trainer.is_global_zero:
         metrics.update(evaluate(model, benchmarks, cfg, out_dir))
         write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))

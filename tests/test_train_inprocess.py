@@ -59,3 +59,26 @@ def test_missing_file_names_path_and_both_remedies(tmp_path):
         train(cfg)
     text = str(err.value)
     assert "xquad-r" in text and "hybrid_retrieval.data.download" in text and "HYBRID_RETRIEVAL_DATA" in text
+
+
+def test_unreachable_hub_backbone_fails_fast_naming_it(data_root, tmp_path, monkeypatch):
+    from hybrid_retrieval.model.backbones import BackboneNotFoundError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["model=xlmr_base"])
+    with pytest.raises(BackboneNotFoundError, match=r"FacebookAI/xlm-roberta-base.*model\.backbone=DIR"):
+        train(cfg)
+
+
+def test_zeroshot_skips_training(data_root, tmp_path):
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=0", "save_encoder=false"])
+    metrics = train(cfg)
+    assert "xquad_r/mono/map" in metrics and "train/steps" not in metrics
+    assert not (tmp_path / "encoder").exists()
+
+
+def test_trained_encoder_is_saved(data_root, tmp_path):
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["save_encoder=true", "trainer.max_steps=2"])
+    train(cfg)
+    assert (tmp_path / "encoder" / "modules.json").is_file() and (tmp_path / "encoder" / "config.json").is_file()

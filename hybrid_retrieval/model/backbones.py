@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import socket
+from urllib.parse import urlparse
 from typing import Any
 
 
@@ -9,12 +11,40 @@ class BackboneNotFoundError(OSError):
     """The backbone could not be loaded; the message names it and the local-path alternative."""
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """One TCP connect to the hub endpoint: seconds, where the hub client's retries take about a minute."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _cached_locally(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id that is not a valid repo name
+        return False
+
+
 def load_backbone(name_or_path: str, **kwargs: Any):
     """Return (model, tokenizer); a hub id that cannot be reached fails fast with a clear message."""
     from transformers import AutoModel, AutoTokenizer
 
+    if not os.path.isdir(name_or_path) and not hub_reachable():
+        if not _cached_locally(name_or_path):
+            raise BackboneNotFoundError(
+                f"model.backbone={name_or_path!r}: not a local directory, not in the local Hugging Face cache, and "
+                f"the model hub is not reachable. Download it where you have network (e.g. `huggingface-cli download "
+                f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR, or use the offline model=me5_small.")
+        kwargs["local_files_only"] = True
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=kwargs.get("local_files_only", False))
         model = AutoModel.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as err:
         local = os.path.isdir(name_or_path)

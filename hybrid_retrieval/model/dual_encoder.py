@@ -1,6 +1,7 @@
 """DualEncoder: one shared backbone for queries and passages, trained with a contrastive loss."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -49,6 +50,14 @@ class DualEncoder(pl.LightningModule):
         hp = self.hparams
         return TextEncoder(self.encoder, self.tokenizer, self.pool, hp.query_prefix, hp.passage_prefix,
                            hp.max_query_length, hp.max_passage_length, batch_size=batch_size, precision=precision)
+
+    def save_encoder(self, out_dir) -> Path:
+        """Write the encoder for transformers and sentence-transformers users (see model/export.py)."""
+        from hybrid_retrieval.model.export import save_encoder
+
+        hp = self.hparams
+        return save_encoder(self.encoder, self.tokenizer, out_dir, hp.pooling, hp.query_prefix, hp.passage_prefix,
+                            max(hp.max_query_length, hp.max_passage_length))
 
     # -- training ---------------------------------------------------------------------------
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:

@@ -1,0 +1,43 @@
+"""A saved fine-tuned encoder gives the same embeddings through sentence-transformers as through ours."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hybrid_retrieval.model.dual_encoder import DualEncoder
+from hybrid_retrieval.model.tiny import build_tiny_bert
+
+TEXTS = ["Where is the river 12?", "Wo ist der Fluss 12?", "¿Dónde está el río?", "河流在哪里？", "แม่น้ำอยู่ที่ไหน"]
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_saved_encoder_matches_through_sentence_transformers(tmp_path, pooling):
+    st = pytest.importorskip("sentence_transformers")
+    model = DualEncoder(build_tiny_bert(), pooling=pooling)
+    with torch.no_grad():  # move away from the initial weights, as fine-tuning would
+        for p in model.encoder.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    out = model.save_encoder(tmp_path / "encoder")
+    ours = model.text_encoder(batch_size=2, precision="32")
+    loaded = st.SentenceTransformer(str(out), device="cpu")
+    for kind, prompt in (("query", "query"), ("passage", "passage")):
+        theirs = loaded.encode(TEXTS, prompt_name=prompt, convert_to_numpy=True, normalize_embeddings=False)
+        mine = ours.encode(TEXTS, kind)
+        np.testing.assert_allclose(theirs, mine, atol=1e-5)
+    meta = json.loads((out / "hybrid_retrieval.json").read_text())
+    assert meta["pooling"] == pooling and meta["query_prefix"] == "query: "
+
+
+def test_saved_encoder_loads_with_automodel(tmp_path):
+    from transformers import AutoModel, AutoTokenizer
+
+    model = DualEncoder(build_tiny_bert())
+    out = model.save_encoder(tmp_path / "enc")
+    reloaded, info = AutoModel.from_pretrained(out, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    AutoTokenizer.from_pretrained(out)
+    for a, b in zip(model.encoder.state_dict().values(), reloaded.state_dict().values()):
+        assert torch.equal(a, b)

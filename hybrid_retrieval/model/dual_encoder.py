@@ -13,6 +13,7 @@ from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
 from hybrid_retrieval.model.backbones import load_backbone
 from hybrid_retrieval.model.loss import InfoNCELoss
+from hybrid_retrieval.model.optim import AdamWSparseRows
 from hybrid_retrieval.model.pooling import get_pooler
 
 
@@ -26,11 +27,14 @@ class DualEncoder(pl.LightningModule):
     def __init__(self, backbone: str, pooling: str = "mean", query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
                  loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
-                 warmup_steps: int = 0, size: int | None = None, name: str | None = None):
+                 warmup_steps: int = 0, size: int | None = None, name: str | None = None,
+                 sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         self.encoder, self.tokenizer = load_backbone(backbone)
         self.encoder.train()  # from_pretrained returns eval mode; fine-tuning wants dropout on
+        if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
+            self.encoder.get_input_embeddings().weight.requires_grad_(False)
         self.pool = get_pooler(pooling)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
         self._cross_batches = 0
@@ -81,16 +85,22 @@ class DualEncoder(pl.LightningModule):
         """Realised share of cross-lingual batches among the batches this process trained on."""
         return self._cross_batches / self._batches if self._batches else float("nan")
 
+    def setup(self, stage: str) -> None:
+        """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        self.encoder.get_input_embeddings().sparse = bool(self.hparams.sparse_embeddings) and world == 1
+
     def configure_optimizers(self):
+        """AdamW; no weight decay on biases, LayerNorm and embedding tables (which makes sparse rows exact)."""
         from transformers import get_linear_schedule_with_warmup
 
         decay, no_decay = [], []
         for name, param in self.named_parameters():
             if param.requires_grad:
-                (no_decay if param.ndim < 2 else decay).append(param)
-        optimizer = torch.optim.AdamW(
+                (no_decay if param.ndim < 2 or "embeddings" in name else decay).append(param)
+        optimizer = AdamWSparseRows(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr)
+            lr=self.hparams.lr, fused=self.hparams.fused_adamw)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = get_linear_schedule_with_warmup(optimizer, self.hparams.warmup_steps, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

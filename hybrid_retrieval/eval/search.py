@@ -22,6 +22,7 @@ def search(index: faiss.Index, queries: np.ndarray, depth: int, doc_order: np.nd
     """Top-``depth`` (scores, ids) per query, in query chunks to bound memory.
 
     ``doc_order[i]`` is document i's position in ascending id order; with it, ties are ordered as trec_eval does.
+    Ids are -1 where an approximate index found fewer than ``depth`` documents.
     """
     depth = min(depth, index.ntotal)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -31,14 +32,26 @@ def search(index: faiss.Index, queries: np.ndarray, depth: int, doc_order: np.nd
         s, i = index.search(queries[lo: lo + chunk_size], depth)
         scores[lo: lo + chunk_size], ids[lo: lo + chunk_size] = s, i
     if doc_order is not None:
-        order = np.lexsort((-doc_order[ids], -scores), axis=-1)
-        scores, ids = np.take_along_axis(scores, order, -1), np.take_along_axis(ids, order, -1)
+        scores, ids = trec_order(scores, ids, doc_order)
     return scores, ids
 
 
-def id_order(doc_ids: list[str]) -> np.ndarray:
-    """Rank of each id in byte-wise ascending order (strcmp, as trec_eval compares)."""
-    order = sorted(range(len(doc_ids)), key=lambda i: doc_ids[i].encode("utf-8"))
-    ranks = np.empty(len(doc_ids), dtype=np.int64)
-    ranks[order] = np.arange(len(doc_ids))
+def trec_order(scores: np.ndarray, ids: np.ndarray, doc_order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder each row by score descending, then document id descending; missing (-1) ids go last."""
+    valid = ids >= 0
+    rank = np.where(valid, doc_order[np.where(valid, ids, 0)], -1)
+    order = np.lexsort((-rank, -np.where(valid, scores, -np.inf)), axis=-1)
+    return np.take_along_axis(scores, order, -1), np.take_along_axis(ids, order, -1)
+
+
+def id_order(doc_ids) -> np.ndarray:
+    """Rank of each id in byte-wise ascending order (strcmp, as trec_eval compares).
+
+    Accepts a list of str or an array of UTF-8 ``bytes`` (``S`` dtype), whose sort is byte-wise.
+    """
+    keys = doc_ids if isinstance(doc_ids, np.ndarray) and doc_ids.dtype.kind == "S" else \
+        np.array([str(d).encode("utf-8") for d in doc_ids], dtype=bytes)
+    order = np.argsort(keys, kind="stable")
+    ranks = np.empty(len(keys), dtype=np.int64)
+    ranks[order] = np.arange(len(keys))
     return ranks

@@ -1,0 +1,94 @@
+"""Corpus embeddings streamed to disk chunk by chunk, read back chunk by chunk.
+
+A million-passage corpus must not need its texts or its vectors in memory at
+once: texts arrive in chunks from a reader, each chunk is encoded with
+``TextEncoder.encode`` and appended to a flat binary file (float32, or float16
+to halve it), and searches read the file back in bounded chunks.  Reads go
+through an explicit buffer rather than a long-lived memory map so that pages
+already searched do not stay resident.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+@dataclass
+class EmbeddingStore:
+    """``n`` unit vectors of size ``dim`` in ``path`` (row-major, ``dtype``); ``ids[i]`` is row i's UTF-8 docid."""
+
+    path: Path
+    dim: int
+    dtype: str = "float32"
+    ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="S1"))
+    encode_s: float = 0.0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def doc_names(self, rows: np.ndarray) -> np.ndarray:
+        """Docids (str) of the given rows."""
+        return np.char.decode(self.ids[rows], "utf-8")
+
+    def iter_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first row, float32 block)`` of at most ``rows`` rows.
+
+        One buffer is reused to bound memory: a block is valid until the next one is read (copy to keep it).
+        """
+        itemsize = np.dtype(DTYPES[self.dtype]).itemsize
+        buf = np.empty((rows, self.dim), dtype=DTYPES[self.dtype])
+        with open(self.path, "rb", buffering=0) as fh:
+            for lo in range(0, self.n, rows):
+                take = min(rows, self.n - lo)
+                view = buf[:take]
+                got = fh.readinto(memoryview(view).cast("B"))
+                if got != take * self.dim * itemsize:
+                    raise OSError(f"{self.path}: truncated embedding file (expected {self.n} rows of {self.dim})")
+                yield lo, view.astype(np.float32, copy=False) if self.dtype == "float32" else view.astype(np.float32)
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Selected rows as float32 (for training an IVF quantiser on a sample)."""
+        mm = np.memmap(self.path, dtype=DTYPES[self.dtype], mode="r", shape=(self.n, self.dim))
+        try:
+            return np.asarray(mm[np.sort(index)], dtype=np.float32)
+        finally:
+            del mm
+
+
+def encode_to_store(encoder, batches: Iterable[tuple[list[str], list[str]]], path: str | Path,
+                    dtype: str = "float32", desc: str = "corpus") -> EmbeddingStore:
+    """Encode ``(docids, texts)`` chunks as passages and append them to ``path``."""
+    if dtype not in DTYPES:
+        raise ValueError(f"eval.embedding_dtype={dtype!r}: valid values are {sorted(DTYPES)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    id_chunks: list[np.ndarray] = []
+    dim, n, t0, t_log = None, 0, time.perf_counter(), time.perf_counter()
+    with open(path, "wb") as fh:
+        for ids, texts in batches:
+            if len(ids) != len(texts):
+                raise ValueError(f"{desc}: {len(ids)} ids for {len(texts)} texts in one chunk")
+            if not ids:
+                continue
+            emb = np.asarray(encoder.encode(texts, "passage"), dtype=np.float32)
+            if dim is None:
+                dim = emb.shape[1]
+            np.ascontiguousarray(emb, dtype=DTYPES[dtype]).tofile(fh)
+            id_chunks.append(np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+            n += len(ids)
+            if time.perf_counter() - t_log > 30:
+                t_log = time.perf_counter()
+                log.info("%s: %d passages encoded (%.0f/s)", desc, n, n / (t_log - t0))
+    if dim is None:
+        raise ValueError(f"{desc}: the corpus is empty")
+    ids_all = np.concatenate(id_chunks) if len(id_chunks) > 1 else id_chunks[0]
+    return EmbeddingStore(path, dim, dtype, ids_all, time.perf_counter() - t0)

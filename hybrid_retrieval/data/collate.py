@@ -5,9 +5,15 @@ questions dominate LAReQA, and padded tokens cost as much compute as real ones.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import torch
+
+
+def passage_key(pid: str) -> int:
+    """A stable 63-bit key per passage id: equal on every rank, so gathered keys still mark the same passage."""
+    return int.from_bytes(hashlib.blake2b(pid.encode("utf-8"), digest_size=8).digest(), "little") >> 1
 
 
 class PairCollator:
@@ -27,11 +33,12 @@ class PairCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         passages = [r["positive"] for r in rows] + [n for r in rows for n in r["negatives"]]
         passage_ids = [r["positive_id"] for r in rows] + [n for r in rows for n in r["negative_ids"]]
-        key_of: dict[str, int] = {}
-        keys = torch.tensor([key_of.setdefault(pid, len(key_of)) for pid in passage_ids], dtype=torch.long)
+        keys = torch.tensor([passage_key(pid) for pid in passage_ids], dtype=torch.long)
         return {
             "query": self._tokenize([r["query"] for r in rows], self.query_prefix, self.max_query_length),
             "passage": self._tokenize(passages, self.passage_prefix, self.max_passage_length),
             "passage_keys": keys,  # equal keys = same passage text, masked as false negatives
             "is_cross": torch.tensor(any(r["query_lang"] != r["passage_lang"] for r in rows)),
+            "query_lang": torch.tensor([r["query_lang"] for r in rows]),  # language indices (batch traces)
+            "passage_lang": torch.tensor([r["passage_lang"] for r in rows]),
         }

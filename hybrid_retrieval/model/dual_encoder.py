@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pytorch_lightning as pl
 import torch
@@ -12,6 +12,8 @@ from torch import nn
 from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
 from hybrid_retrieval.model.backbones import load_backbone
+from hybrid_retrieval.model.distributed import cross_device_loss
+from hybrid_retrieval.model.grad_cache import GradCache
 from hybrid_retrieval.model.loss import InfoNCELoss
 from hybrid_retrieval.model.optim import AdamWSparseRows
 from hybrid_retrieval.model.pooling import get_pooler
@@ -28,9 +30,13 @@ class DualEncoder(pl.LightningModule):
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
                  loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
-                 sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True):
+                 sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
+                 cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
+        chunk_size = (grad_cache or {}).get("chunk_size")
+        self.grad_cache = GradCache(chunk_size) if chunk_size is not None else None
+        self.automatic_optimization = self.grad_cache is None  # GradCache runs its own backward passes
         self.encoder, self.tokenizer = load_backbone(backbone)
         self.encoder.train()  # from_pretrained returns eval mode; fine-tuning wants dropout on
         if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
@@ -64,16 +70,41 @@ class DualEncoder(pl.LightningModule):
                             max(hp.max_query_length, hp.max_passage_length))
 
     # -- training ---------------------------------------------------------------------------
+    def contrastive_loss(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None) -> torch.Tensor:
+        """The injected loss; against the passages of all ranks with ``model.cross_device_negatives``."""
+        if self.hparams.cross_device_negatives:
+            return cross_device_loss(self.loss_fn, q, p, passage_keys)
+        return self.loss_fn(q, p, passage_keys)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        q = self.embed(**batch["query"])
-        p = self.embed(**batch["passage"])
-        loss = self.loss_fn(q, p, batch.get("passage_keys"))
+        keys = batch.get("passage_keys")
+        if self.grad_cache is not None:
+            loss = self._grad_cache_step(batch, keys)
+        else:
+            loss = self.contrastive_loss(self.embed(**batch["query"]), self.embed(**batch["passage"]), keys)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}")
+        n = batch["query"]["input_ids"].shape[0]
         self._batches += 1
+        # every rank draws the same batch kind at a step (HybridBatchSampler), so this
+        # process's count is the count of all ranks
         self._cross_batches += int(batch["is_cross"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=q.shape[0])
-        self.log("train/cross_batch", batch["is_cross"].float(), batch_size=q.shape[0])
+        # with cross-device negatives the mean over ranks is the loss of the whole global batch
+        self.log("train/loss", loss, prog_bar=True, batch_size=n, sync_dist=bool(self.hparams.cross_device_negatives))
+        self.log("train/cross_batch", batch["is_cross"].float(), batch_size=n)
+        return loss
+
+    def _grad_cache_step(self, batch: dict[str, Any], keys: torch.Tensor | None) -> torch.Tensor:
+        """One optimisation step with GradCache (manual optimisation: same optimizer and schedule)."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        optimizer.zero_grad()
+        loss = self.grad_cache(self.embed, [batch["query"], batch["passage"]],
+                               lambda q, p: self.contrastive_loss(q, p, keys), backward=self.manual_backward,
+                               no_sync=getattr(self.trainer.strategy, "block_backward_sync", None))
+        if torch.isfinite(loss):
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         return loss
 
     @property

@@ -46,9 +46,9 @@ def per_query_metrics(hits: np.ndarray, n_relevant: np.ndarray, metrics: Iterabl
             first = np.where(cut.any(axis=1), cut.argmax(axis=1) + 1, np.inf)
             out[name] = 1.0 / first
         elif base == "ndcg" and k:
-            discount = 1.0 / np.log2(ranks[: cut.shape[1]] + 1.0)
-            dcg = (cut * discount).sum(axis=1)
-            ideal_n = np.minimum(n_rel, cut.shape[1]).astype(int)
+            discount = 1.0 / np.log2(np.arange(1, max(k, depth) + 1, dtype=np.float64) + 1.0)
+            dcg = (cut * discount[: cut.shape[1]]).sum(axis=1)
+            ideal_n = np.minimum(n_rel, k).astype(int)  # trec_eval: ideal over min(n_rel, k), not the run's depth
             idcg = np.cumsum(discount)[np.maximum(ideal_n, 1) - 1]
             out[name] = dcg / idcg
         else:

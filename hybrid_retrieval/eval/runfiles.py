@@ -15,6 +15,10 @@ import pandas as pd
 def write_run(path: Path, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
               tag: str = "hybrid_retrieval", append: bool = False) -> None:
     nq, depth = ids.shape
+    for name in (qids, doc_names):
+        bad = next((x for x in name if any(c.isspace() for c in str(x))), None)
+        if bad is not None:
+            raise ValueError(f"id {bad!r} contains whitespace, which TREC run files cannot hold")
     frame = pd.DataFrame({
         "qid": np.repeat(np.asarray(qids, dtype=object), depth),
         "q0": "Q0",

@@ -61,6 +61,10 @@ DATASETS: dict[str, list[RemoteFile]] = {
     }),
 }
 
+from hybrid_retrieval.data.miracl_checksums import MIRACL_ORIGIN, MIRACL_SHA256  # noqa: E402  (pure data)
+
+DATASETS["miracl"] = [RemoteFile(rel, f"{MIRACL_ORIGIN}/{rel.split('/', 1)[1]}", sha) for rel, sha in MIRACL_SHA256.items()]
+
 
 class DataNotFoundError(FileNotFoundError):
     """A benchmark file is missing; the message says both ways to provide it."""

@@ -1,0 +1,97 @@
+"""JSON-lines passage collections (MIRACL corpus, BEIR corpus.jsonl), read as a stream.
+
+Corpora can hold millions of passages, so nothing here builds a list of the
+whole collection: readers yield one record at a time and ``batched`` groups
+them for encoding.  Errors name the file and line.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+
+class JsonlFormatError(ValueError):
+    """A JSON-lines file that does not follow its format; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    docid: str
+    title: str
+    text: str
+
+    def as_text(self) -> str:
+        """``"title text"``, as MIRACL's and BEIR's dense baselines encode passages."""
+        return f"{self.title} {self.text}".strip() if self.title else self.text.strip()
+
+
+def open_text(path: str | Path) -> io.TextIOBase:
+    """Open a text file, transparently gunzipping ``*.gz``."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)`` for every non-blank line."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise JsonlFormatError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+            if not isinstance(record, dict):
+                raise JsonlFormatError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+            yield lineno, record
+
+
+def iter_passages(paths: Iterable[str | Path], id_key: str) -> Iterator[Passage]:
+    """Passages from JSON-lines files with ``<id_key>``, ``text`` and optional ``title``."""
+    for path in paths:
+        for lineno, record in iter_jsonl(path):
+            yield passage_from_record(record, id_key, f"{path}:{lineno}")
+
+
+def passage_from_record(record: dict, id_key: str, where: str) -> Passage:
+    try:
+        docid, text = record[id_key], record["text"]
+    except KeyError as err:
+        raise JsonlFormatError(f"{where}: missing field {err.args[0]!r} (passages need {id_key!r} and 'text', "
+                               f"optionally 'title')") from None
+    title = record.get("title") or ""
+    if not isinstance(text, str) or not isinstance(title, str):
+        raise JsonlFormatError(f"{where}: 'text' and 'title' must be strings")
+    return Passage(str(docid), title, text)
+
+
+def batched(passages: Iterable[Passage], size: int) -> Iterator[tuple[list[str], list[str]]]:
+    """Group a passage stream into ``(docids, "title text" strings)`` chunks of ``size``."""
+    ids: list[str] = []
+    texts: list[str] = []
+    for p in passages:
+        ids.append(p.docid)
+        texts.append(p.as_text())
+        if len(ids) == size:
+            yield ids, texts
+            ids, texts = [], []
+    if ids:
+        yield ids, texts
+
+
+@dataclass(frozen=True)
+class JsonlCorpus:
+    """A corpus in local JSON-lines files, streamed in ``(docids, texts)`` chunks for encoding."""
+
+    files: tuple[Path, ...]
+    id_key: str
+    description: str = ""
+
+    def batches(self, size: int) -> Iterator[tuple[list[str], list[str]]]:
+        return batched(iter_passages(self.files, self.id_key), size)

@@ -21,6 +21,7 @@ from hybrid_retrieval.eval.bias import full_ranks, rank_distance
 from hybrid_retrieval.eval.metrics import hits_matrix, parse_metric, per_query_metrics
 from hybrid_retrieval.eval.runfiles import write_qrels, write_run
 from hybrid_retrieval.eval.search import build_index, id_order, search
+from hybrid_retrieval.timing import Stopwatch
 
 log = logging.getLogger(__name__)
 SETTINGS = ("mono", "cross", "multi")
@@ -54,12 +55,14 @@ def evaluate_lareqa(bench: LareqaBenchmark, encoder, key: str, settings: Iterabl
     max_k = max((k for _, k in map(parse_metric, metrics) if k), default=1)
     if depth < max_k:
         raise ValueError(f"eval.depth={depth} is smaller than the largest cutoff @{max_k} in eval.metrics")
+    clock = Stopwatch()
     q_emb, c_emb, answers = {}, {}, {}
-    for lang in langs:
-        data = bench.data[lang]
-        q_emb[lang] = encoder.encode([q.text for q in data.questions], "query", desc=f"{key} {lang} questions")
-        c_emb[lang] = encoder.encode(data.sentences, "passage", desc=f"{key} {lang} candidates")
-        answers[lang] = bench.answer(lang)
+    with clock("encode"):
+        for lang in langs:
+            data = bench.data[lang]
+            q_emb[lang] = encoder.encode([q.text for q in data.questions], "query", desc=f"{key} {lang} questions")
+            c_emb[lang] = encoder.encode(data.sentences, "passage", desc=f"{key} {lang} candidates")
+            answers[lang] = bench.answer(lang)
     offsets = dict(zip(langs, np.cumsum([0] + [len(bench.data[x].sentences) for x in langs])[:-1].tolist()))
     pooled_names = np.array([sid for x in langs for sid in bench.data[x].sentence_ids], dtype=object)
     corpora = {x: (c_emb[x], np.array(bench.data[x].sentence_ids, dtype=object)) for x in langs}
@@ -75,30 +78,38 @@ def evaluate_lareqa(bench: LareqaBenchmark, encoder, key: str, settings: Iterabl
     written: set[str] = set()
     for setting in settings:
         for x, y in _pairs(setting, langs):
-            questions = [q for q in bench.data[x].questions if relevant(q.qid, y)]
+            rows, questions, rel = [], [], []
+            for i, q in enumerate(bench.data[x].questions):
+                targets = relevant(q.qid, y)
+                if targets:
+                    rows.append(i), questions.append(q), rel.append(np.array(targets))
             if not questions:
                 continue
-            rows = [i for i, q in enumerate(bench.data[x].questions) if relevant(q.qid, y)]
-            if y not in indexes:
-                indexes[y], orders[y] = build_index(corpora[y][0]), id_order(list(corpora[y][1]))
-            scores, ids = search(indexes[y], q_emb[x][rows], depth, orders[y])
-            rel = [relevant(q.qid, y) for q in questions]
-            hits = hits_matrix(ids, [np.array(r) for r in rel])
-            res = PairResult(setting, x, y, [q.qid for q in questions],
-                             per_query_metrics(hits, np.array([len(r) for r in rel]), metrics))
+            with clock("index"):
+                if y not in indexes:
+                    indexes[y], orders[y] = build_index(corpora[y][0]), id_order(list(corpora[y][1]))
+            with clock("search"):
+                scores, ids = search(indexes[y], q_emb[x][rows], depth, orders[y])
+            with clock("metrics"):
+                hits = hits_matrix(ids, rel)
+                res = PairResult(setting, x, y, [q.qid for q in questions],
+                                 per_query_metrics(hits, np.array([len(r) for r in rel]), metrics))
             if setting == "multi" and len(langs) > 1:
-                ranks = full_ranks(q_emb[x][rows], corpora[MULTI][0], [np.array(r) for r in rel])
-                res.scores["rank_distance"] = rank_distance(ranks)
+                with clock("rank_distance"):
+                    res.scores["rank_distance"] = rank_distance(full_ranks(q_emb[x][rows], corpora[MULTI][0], rel))
             results.append(res)
             if runs_dir is not None:
-                qids = [f"{x}-{y}:{q.qid}" for q in questions]
-                path = Path(runs_dir) / key / f"{setting}"
-                append = setting in written
-                write_run(path.with_suffix(".trec"), qids, ids, scores, corpora[y][1], append=append)
-                write_qrels(path.with_suffix(".qrels"),
-                            {qid: [corpora[y][1][d] for d in r] for qid, r in zip(qids, rel)}, append=append)
-                written.add(setting)
-    return _aggregate(key, results), _per_query_frame(key, results)
+                with clock("runs"):
+                    qids = [f"{x}-{y}:{q.qid}" for q in questions]
+                    path = Path(runs_dir) / key / setting
+                    append = setting in written
+                    write_run(path.with_suffix(".trec"), qids, ids, scores, corpora[y][1], append=append)
+                    write_qrels(path.with_suffix(".qrels"),
+                                {qid: [corpora[y][1][d] for d in r] for qid, r in zip(qids, rel)}, append=append)
+                    written.add(setting)
+    with clock("metrics"):
+        found = _aggregate(key, results)
+    return {**found, **clock.as_metrics(f"time/{key}_")}, _per_query_frame(key, results)
 
 
 def _aggregate(key: str, results: list[PairResult]) -> dict[str, float]:

@@ -72,3 +72,17 @@ class ParallelCorpus:
                                   for s in data.paragraph_sentences(q.sentence) if s != q.sentence)
                 examples[(q.qid, lang)] = Example(q.text, Passage(data.sentence_ids[q.sentence], data.sentences[q.sentence]), negatives)
         return cls(examples, languages)
+
+    @classmethod
+    def from_jsonl(cls, path, languages: Iterable[str]) -> "ParallelCorpus":
+        """Build from parallel JSON-lines files (format in :mod:`hybrid_retrieval.data.formats.jsonl`, docs/data.md)."""
+        from hybrid_retrieval.data.formats.jsonl import jsonl_files, read_parallel_jsonl
+
+        languages = list(languages)
+        wanted = set(languages)
+        examples: dict[tuple[str, str], Example] = {}
+        for line in read_parallel_jsonl(jsonl_files(path)):
+            if line.lang in wanted:
+                examples[(line.item, line.lang)] = Example(line.query, Passage(*line.positive),
+                                                           tuple(Passage(*n) for n in line.negatives))
+        return cls(examples, languages)

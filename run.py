@@ -1,15 +1,48 @@
-"""Hydra entry point: python run.py [-m] key=value ...  (see README.md)."""
+"""Hydra entry point: python run.py [-m] key=value ...  (see README.md and docs/sweeps.md)."""
+import logging
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
 import hybrid_retrieval.resolvers  # noqa: F401
 
+log = logging.getLogger("run")
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
+    """Run one job and record how it ended in ``<job dir>/status.json``.
+
+    In a multirun, a job that fails while training or evaluating (NaN loss, out of
+    memory) is recorded and the sweep goes on; bad input (config, data, backbone)
+    would fail every job, so it stops the sweep. A single run re-raises, so the
+    exit status is non-zero.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from hybrid_retrieval import job_status, tracking
     from hybrid_retrieval.train import train
 
-    metrics = train(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    job_status.write_status(out_dir, job_status.RUNNING)
+    try:
+        metrics = train(cfg)
+    except BaseException as err:
+        job_status.record_failure(out_dir, err)
+        try:
+            tracking.fail_run(cfg, err)
+        except Exception as wandb_err:  # noqa: BLE001 - never hide the job's own error behind a logging one
+            log.warning("W&B: could not mark the run failed: %s", wandb_err)
+        in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+        if not in_sweep or not isinstance(err, Exception) or job_status.is_input_error(err):
+            raise
+        log.error("job %s failed (%s: %s); recorded in %s, the sweep goes on", HydraConfig.get().job.num,
+                  type(err).__name__, err, out_dir / job_status.STATUS_FILE)
+        return None
+    job_status.write_status(out_dir, job_status.COMPLETE)
+    tracking.finish()  # no-op unless a W&B run is still open; the next job must get its own
     return metrics.get("xquad_r/multi/map")
 
 

@@ -86,6 +86,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if logger:
             logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=trainer.global_step)
             logger.finalize("success")
+            from hybrid_retrieval.tracking import finish_run  # W&B: config, summary, per-pair table, finish
+            finish_run(logger, cfg, metrics, out_dir)
         log.info("metrics written to %s", out_dir / "metrics.json")
     return metrics
 

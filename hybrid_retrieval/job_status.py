@@ -1,0 +1,66 @@
+"""How a job ended, written into its directory as ``status.json``.
+
+A sweep keeps going past a failed job (run.py), so the failure has to be
+recorded where the report will look for it: the job's own output dir.
+"""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hybrid_retrieval.cache import write_atomically
+
+STATUS_FILE = "status.json"
+RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
+TRACEBACK_LINES = 40
+
+
+def write_status(job_dir: Path, status: str, **fields: Any) -> dict[str, Any]:
+    """Replace ``status.json``, keeping the start time written by an earlier call."""
+    job_dir = Path(job_dir)
+    previous = _read_json(job_dir / STATUS_FILE) or {}
+    record = {"status": status, "started": previous.get("started", time.time()), "updated": time.time(), **fields}
+    record["duration_s"] = record["updated"] - record["started"]
+    write_atomically(job_dir / STATUS_FILE, json.dumps(record, indent=1))
+    return record
+
+
+def record_failure(job_dir: Path, err: BaseException) -> dict[str, Any]:
+    """``failed`` (or ``interrupted`` for Ctrl-C) with the error's type, message and traceback tail."""
+    status = FAILED if isinstance(err, Exception) else INTERRUPTED
+    lines = "".join(traceback.format_exception(type(err), err, err.__traceback__)).splitlines()
+    return write_status(job_dir, status, error_type=type(err).__name__, error_message=str(err)[:4000],
+                        input_error=is_input_error(err), traceback_tail="\n".join(lines[-TRACEBACK_LINES:]))
+
+
+def read_status(job_dir: Path) -> dict[str, Any]:
+    """The recorded status; jobs from before status.json existed count as complete if they wrote metrics."""
+    job_dir = Path(job_dir)
+    found = _read_json(job_dir / STATUS_FILE)
+    if found and "status" in found:
+        return found
+    return {"status": COMPLETE if (job_dir / "metrics.json").is_file() else "missing"}
+
+
+def is_input_error(err: BaseException) -> bool:
+    """Bad config, data or backbone: the same mistake would sink every job, so it stops the sweep.
+
+    Our input checks raise ValueError (ConfigError, LareqaFormatError) or OSError
+    (missing data or backbone); Hydra and OmegaConf raise their own types for
+    composition and interpolation errors. Anything else (a NaN loss, running out
+    of memory) is a property of this job and is recorded while the sweep goes on.
+    """
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    return isinstance(err, (ValueError, OSError, HydraException, OmegaConfBaseException))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hybrid_retrieval.data.collate import pad_ids
+
 
 class TextEncoder:
     """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``."""
@@ -41,14 +43,8 @@ class TextEncoder:
             batches = range(0, len(order), self.batch_size)
             for lo in tqdm(batches, desc=desc or f"encode {kind}", disable=not self.show_progress, leave=False):
                 idx = order[lo: lo + self.batch_size]
-                seqs = [enc[i] for i in idx]
-                width = max(len(s) for s in seqs)
-                ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(seqs), width), dtype=torch.long)
-                for r, s in enumerate(seqs):
-                    ids[r, : len(s)] = torch.tensor(s)
-                    mask[r, : len(s)] = 1
-                ids, mask = ids.to(device), mask.to(device)
+                batch = pad_ids([enc[i] for i in idx], pad)
+                ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
                 out[idx] = F.normalize(self.pool(hidden, mask).float(), dim=-1).cpu().numpy()
         self.model.train(was_training)

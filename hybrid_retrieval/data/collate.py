@@ -8,7 +8,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import numpy as np
 import torch
+
+from hybrid_retrieval.data.token_cache import TokenCache
+
+
+def pad_ids(seqs: list, pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad id sequences to the longest one: the same tensors the tokenizer would return."""
+    width = max(len(s) for s in seqs)
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for r, s in enumerate(seqs):
+        ids[r, : len(s)] = s
+        mask[r, : len(s)] = 1
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
 
 def passage_key(pid: str) -> int:
@@ -24,19 +38,33 @@ class PairCollator:
         self.tokenizer = tokenizer
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
+        self.caches: dict[str, TokenCache] = {}
 
-    def _tokenize(self, texts: list[str], prefix: str, max_length: int) -> dict[str, torch.Tensor]:
-        enc = self.tokenizer([prefix + t for t in texts], padding=True, truncation=True,
-                             max_length=max_length, return_tensors="pt")
-        return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+    def pretokenize(self, queries: list[str], passages: list[str], cache_dir=None) -> None:
+        """Tokenise the corpus once (cached on disk, shared by the jobs of a sweep)."""
+        self.caches = {
+            "query": TokenCache.build(self.tokenizer, queries, self.query_prefix, self.max_query_length, cache_dir),
+            "passage": TokenCache.build(self.tokenizer, passages, self.passage_prefix, self.max_passage_length, cache_dir),
+        }
+
+    def _tokenize(self, texts: list[str], kind: str) -> dict[str, torch.Tensor]:
+        cache = self.caches.get(kind)
+        seqs = [cache.get(t) for t in texts] if cache is not None else [None]
+        if any(s is None for s in seqs):
+            prefix, max_length = ((self.query_prefix, self.max_query_length) if kind == "query"
+                                  else (self.passage_prefix, self.max_passage_length))
+            enc = self.tokenizer([prefix + t for t in texts], padding=True, truncation=True,
+                                 max_length=max_length, return_tensors="pt")
+            return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        return pad_ids(seqs, self.tokenizer.pad_token_id or 0)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         passages = [r["positive"] for r in rows] + [n for r in rows for n in r["negatives"]]
         passage_ids = [r["positive_id"] for r in rows] + [n for r in rows for n in r["negative_ids"]]
         keys = torch.tensor([passage_key(pid) for pid in passage_ids], dtype=torch.long)
         return {
-            "query": self._tokenize([r["query"] for r in rows], self.query_prefix, self.max_query_length),
-            "passage": self._tokenize(passages, self.passage_prefix, self.max_passage_length),
+            "query": self._tokenize([r["query"] for r in rows], "query"),
+            "passage": self._tokenize(passages, "passage"),
             "passage_keys": keys,  # equal keys = same passage text, masked as false negatives
             "is_cross": torch.tensor(any(r["query_lang"] != r["passage_lang"] for r in rows)),
             "query_lang": torch.tensor([r["query_lang"] for r in rows]),  # language indices (batch traces)

@@ -56,6 +56,12 @@ class ParallelCorpus:
     def example(self, item: int, lang: int) -> Example:
         return self._examples[(item, lang)]
 
+    def texts(self) -> tuple[list[str], list[str]]:
+        """Every distinct query and passage text (for tokenising the corpus once)."""
+        queries = list(dict.fromkeys(ex.query for ex in self._examples.values()))
+        passages = list(dict.fromkeys(p.text for ex in self._examples.values() for p in (ex.positive, *ex.negatives)))
+        return queries, passages
+
     def items_per_language(self) -> dict[str, int]:
         return {lang: int(n) for lang, n in zip(self.languages, self.available.sum(axis=0))}
 

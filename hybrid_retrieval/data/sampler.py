@@ -40,6 +40,8 @@ class _ItemStream:
         self.order, self.pos, self.fresh = rng.permutation(pool), 0, True
 
     def take(self, n: int, used: np.ndarray) -> list[int]:
+        if n > len(self.pool):
+            raise ValueError(f"a pool of {len(self.pool)} items cannot fill a batch of {n} distinct items")
         chosen: list[int] = []
         in_batch: set[int] = set()
         while len(chosen) < n:
@@ -86,6 +88,7 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         self.available = np.asarray(available, dtype=bool)
         self.batch_size, self.cross_ratio, self.cross_mode, self.schedule = batch_size, cross_ratio, cross_mode, schedule
         self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
+        self._resume_at: tuple[int | None, int] = (None, 0)  # (epoch, batches already trained), see resume()
         self.global_size = batch_size * num_replicas
         n_items = self.available.shape[0]
         self.num_batches = num_batches if num_batches is not None else n_items // self.global_size
@@ -109,6 +112,15 @@ class HybridBatchSampler(Sampler[list[Sample]]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    @property
+    def sampler(self) -> "HybridBatchSampler":
+        """Lightning calls ``set_epoch`` on ``batch_sampler.sampler`` (torch's BatchSampler layout), not on us."""
+        return self
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """After a restart mid-epoch: the next pass is ``epoch`` without the ``batches_done`` already trained."""
+        self.epoch, self._resume_at = int(epoch), (int(epoch), int(batches_done))
 
     def __len__(self) -> int:
         return self.num_batches
@@ -157,5 +169,7 @@ class HybridBatchSampler(Sampler[list[Sample]]):
 
     def __iter__(self) -> Iterator[list[Sample]]:
         lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
-        for plan in self.plan():
+        epoch, done = self._resume_at
+        self._resume_at = (None, 0)  # skip once: later passes over this epoch start at its beginning
+        for plan in self.plan()[done if epoch == self.epoch else 0:]:
             yield list(plan.samples[lo:hi])

@@ -15,9 +15,10 @@ def main(cfg: DictConfig) -> float | None:
     """Run one job and record how it ended in ``<job dir>/status.json``.
 
     In a multirun, a job that fails while training or evaluating (NaN loss, out of
-    memory) is recorded and the sweep goes on; bad input (config, data, backbone)
-    would fail every job, so it stops the sweep. A single run re-raises, so the
-    exit status is non-zero.
+    memory) is recorded and returns, so the sweep goes on and exits 0; the report
+    lists the job as failed. Bad input (config, data, backbone) is re-raised: it
+    fails before training, and Hydra, having run the remaining jobs, exits
+    non-zero. A single run always re-raises, so scripts see a non-zero exit.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

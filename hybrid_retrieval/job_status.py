@@ -46,7 +46,7 @@ def read_status(job_dir: Path) -> dict[str, Any]:
 
 
 def is_input_error(err: BaseException) -> bool:
-    """Bad config, data or backbone: the same mistake would sink every job, so it stops the sweep.
+    """Bad config, data or backbone: a mistake to fix, so it is re-raised and the multirun exits non-zero.
 
     Our input checks raise ValueError (ConfigError, LareqaFormatError) or OSError
     (missing data or backbone); Hydra and OmegaConf raise their own types for

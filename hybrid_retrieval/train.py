@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
 from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.checkpointing import JobCheckpoints
 from hybrid_retrieval.validate import validate
 
 log = logging.getLogger(__name__)
@@ -61,15 +62,22 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model = build(cfg.model)
     datamodule = build(cfg.data, collate_fn=model.make_collator())
     logger = build(cfg.logger) if cfg.get("logger") else False
-    trainer: pl.Trainer = build(cfg.trainer, logger=logger)
+    checkpoints = JobCheckpoints(cfg, out_dir)
+    trainer: pl.Trainer = build(cfg.trainer, logger=logger, **checkpoints.trainer_kwargs())
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
 
     steps = int(cfg.trainer.get("max_steps") or 0)
     if steps != 0:
+        ckpt_path = checkpoints.resume_path()
         t1 = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule)
+        try:
+            # weights_only=False: the job's own checkpoint, whose hparams may hold config objects
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
+        except FloatingPointError as err:
+            raise FloatingPointError(f"training stopped: {err}; {checkpoints.stopped_message()}") from err
         train_s = time.perf_counter() - t1
-        batches = model.trained_batches
+        checkpoints.save_final(trainer)
+        batches = checkpoints.counter.batches  # this process's batches: a resumed job's time covers only those
         metrics.update({
             "train/steps": float(trainer.global_step),
             "train/cross_batch_fraction": model.cross_batch_fraction,

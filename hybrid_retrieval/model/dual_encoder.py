@@ -116,6 +116,13 @@ class DualEncoder(pl.LightningModule):
         """Realised share of cross-lingual batches among the batches this process trained on."""
         return self._cross_batches / self._batches if self._batches else float("nan")
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # a resumed job keeps counting from here
+        checkpoint["batch_counts"] = {"batches": self._batches, "cross_batches": self._cross_batches}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        counts = checkpoint.get("batch_counts", {})
+        self._batches, self._cross_batches = counts.get("batches", 0), counts.get("cross_batches", 0)
+
     def setup(self, stage: str) -> None:
         """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""
         world = self.trainer.world_size if self._trainer is not None else 1

@@ -1,0 +1,225 @@
+"""Structured-config schemas: the keys of every config group, their types and valid ranges.
+
+Each schema is a dataclass registered in Hydra's ConfigStore as ``schema/<name>``
+and merged under its group by the defaults list of ``conf/config.yaml``, before
+the group's yaml.  Hydra then checks types while it composes the config
+(``data.cross_ratio=abc`` fails naming the key), and a typo in a key name fails
+with Hydra's own "Key '...' is not in struct".  Ranges and choices are declared
+next to the types (``valid=...``) and checked by :mod:`hybrid_retrieval.validate`
+before anything is loaded.
+
+Closed groups: a key not declared here is an error, even with ``+key=...``:
+``trainer``, ``checkpoint``.
+Open groups: declared keys are typed and range-checked, and a group yaml may add
+keys of its own (other modules consume them), so only ``+key=...`` can add an
+undeclared key from the command line: root, ``paths``, ``data``, ``model``,
+``model.loss``, ``eval``.
+This module imports neither torch nor the model code: it runs at config time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, is_dataclass
+from typing import Any, Callable, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+UINT32_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class Valid:
+    """What values a key accepts: ``test`` decides, ``describe`` says it in error messages."""
+
+    test: Callable[[Any], bool]
+    describe: str
+
+
+def between(lo: float, hi: float) -> Valid:
+    return Valid(lambda v: lo <= v <= hi, f"a number in [{lo}, {hi}]")
+
+
+def at_least(lo: int) -> Valid:
+    return Valid(lambda v: v >= lo, f">= {lo}")
+
+
+def above(lo: float) -> Valid:
+    return Valid(lambda v: v > lo, f"> {lo}")
+
+
+def one_of(choices: Callable[[], tuple[str, ...]]) -> Valid:
+    """Choices looked up when checked, so the module that owns them stays the one source of truth."""
+
+    class _Lazy:  # describe is read only when an error message is built
+        def __str__(self) -> str:
+            return f"one of {list(choices())}"
+
+    return Valid(lambda v: v in choices(), _Lazy())  # type: ignore[arg-type]
+
+
+def non_empty_unique() -> Valid:
+    return Valid(lambda v: len(v) > 0 and len(set(v)) == len(v), "a non-empty list without duplicates")
+
+
+def optional(valid: Valid) -> Valid:
+    return Valid(lambda v: v is None or valid.test(v), f"null or {valid.describe}")
+
+
+def checked(default: Any, valid: Valid) -> Any:
+    """A dataclass field whose value must pass ``valid``."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"valid": valid})
+    return field(default=default, metadata={"valid": valid})
+
+
+def _cross_modes() -> tuple[str, ...]:
+    from hybrid_retrieval.data.sampler import CROSS_MODES
+    return CROSS_MODES
+
+
+def _schedules() -> tuple[str, ...]:
+    from hybrid_retrieval.data.sampler import SCHEDULES
+    return SCHEDULES
+
+
+def _poolings() -> tuple[str, ...]:
+    from hybrid_retrieval.model.pooling import POOLERS
+    return tuple(sorted(POOLERS))
+
+
+# --- open groups -------------------------------------------------------------------------------
+
+@dataclass
+class PathsSchema:
+    data_dir: Optional[str] = None   # benchmark files; null: $HYBRID_RETRIEVAL_DATA, else the download cache
+    output_dir: str = MISSING        # the job's directory (Hydra's output dir)
+
+
+@dataclass
+class RootSchema:
+    seed: int = checked(42, Valid(lambda v: 0 <= v <= UINT32_MAX, f"an integer in [0, {UINT32_MAX}]"))
+    save_encoder: bool = True
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+@dataclass
+class DataSchema:
+    """Keys of :class:`~hybrid_retrieval.data.datamodule.HybridDataModule` (defaults are its defaults)."""
+
+    _target_: str = "hybrid_retrieval.data.datamodule.HybridDataModule"
+    corpus: Any = MISSING
+    languages: List[str] = checked([], non_empty_unique())
+    batch_size: int = checked(32, at_least(2))
+    cross_ratio: float = checked(0.5, between(0, 1))
+    cross_mode: str = checked("per_sample", one_of(_cross_modes))
+    schedule: str = checked("exact", one_of(_schedules))
+    hard_negatives: int = checked(0, at_least(0))
+    num_batches: Optional[int] = checked(None, optional(at_least(1)))
+    num_workers: int = checked(0, at_least(0))
+    seed: int = 0
+
+
+@dataclass
+class LossSchema:
+    _target_: str = "hybrid_retrieval.model.loss.InfoNCELoss"
+    temperature: float = checked(0.05, above(0))
+
+
+@dataclass
+class ModelSchema:
+    """Keys of :class:`~hybrid_retrieval.model.dual_encoder.DualEncoder`."""
+
+    _target_: str = "hybrid_retrieval.model.dual_encoder.DualEncoder"
+    name: str = MISSING
+    size: int = checked(0, at_least(0))  # parameters
+    backbone: str = MISSING
+    pooling: str = checked("mean", one_of(_poolings))
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    max_query_length: int = checked(64, at_least(1))
+    max_passage_length: int = checked(128, at_least(1))
+    lr: float = checked(3e-5, above(0))
+    weight_decay: float = checked(0.01, at_least(0))
+    warmup_steps: int = checked(0, at_least(0))
+    loss: LossSchema = field(default_factory=LossSchema)
+
+
+@dataclass
+class EvalSchema:
+    benchmarks: Dict[str, Any] = field(default_factory=dict)
+    languages: List[str] = checked([], non_empty_unique())
+    settings: List[str] = checked([], non_empty_unique())
+    metrics: List[str] = checked([], non_empty_unique())  # names and k are checked against eval/metrics.py
+    depth: int = checked(100, at_least(1))
+    save_runs: bool = False
+    batch_size: int = checked(128, at_least(1))
+
+
+# --- closed groups -----------------------------------------------------------------------------
+
+@dataclass
+class TrainerSchema:
+    """The ``pytorch_lightning.Trainer`` arguments a job may set; defaults are Lightning's own."""
+
+    _target_: str = "pytorch_lightning.Trainer"
+    accelerator: str = "auto"
+    strategy: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = checked(1, at_least(1))
+    precision: str = "32-true"
+    max_steps: int = checked(-1, at_least(-1))  # -1: no limit (then max_epochs); 0: evaluate only
+    max_epochs: int = checked(-1, at_least(-1))
+    log_every_n_steps: int = checked(50, at_least(1))
+    accumulate_grad_batches: int = checked(1, at_least(1))
+    gradient_clip_val: Optional[float] = checked(None, optional(at_least(0)))
+    gradient_clip_algorithm: Optional[str] = checked(None, optional(Valid(lambda v: v in ("norm", "value"),
+                                                                          "one of ['norm', 'value']")))
+    deterministic: Optional[bool] = None  # true: ask torch for deterministic kernels (GPU; CPU already is)
+    benchmark: Optional[bool] = None
+    enable_model_summary: bool = True
+    enable_progress_bar: Optional[bool] = None
+    num_sanity_val_steps: int = 0
+    use_distributed_sampler: bool = False  # the HybridBatchSampler shards by rank itself
+    default_root_dir: Optional[str] = None
+
+
+@dataclass
+class CheckpointSchema:
+    """Fault tolerance (see docs/errors.md, "Resume after a crash")."""
+
+    every_n_steps: int = checked(50, at_least(0))  # 0: no checkpoints
+    resume: bool = True  # continue from <output_dir>/checkpoints/last.ckpt when it exists
+
+
+# --- registration ------------------------------------------------------------------------------
+
+def open_node(schema: type) -> DictConfig:
+    """The schema as a plain dict of typed nodes: values keep their types, but a yaml may add keys.
+
+    Nested dataclass fields become open too; Hydra's struct flag still rejects
+    command-line keys that neither the schema nor a yaml declared.
+    """
+    typed = OmegaConf.structured(schema)
+    out = OmegaConf.create({})
+    for name in typed:
+        child = typed._get_node(name)
+        nested = OmegaConf.get_type(child) if isinstance(child, DictConfig) else None
+        out[name] = open_node(nested) if is_dataclass(nested) else child
+    return out
+
+
+OPEN = {"root": RootSchema, "data": DataSchema, "model": ModelSchema, "eval": EvalSchema}
+CLOSED = {"trainer": TrainerSchema, "checkpoint": CheckpointSchema}
+# group in the composed config -> schema (root: the top level)
+SCHEMAS: dict[str, type] = {**OPEN, **CLOSED}
+
+
+def register() -> None:
+    cs = ConfigStore.instance()
+    for name, schema in OPEN.items():
+        cs.store(group="schema", name=name, node=open_node(schema))
+    for name, schema in CLOSED.items():
+        cs.store(group="schema", name=name, node=schema)
+
+
+register()

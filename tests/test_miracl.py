@@ -253,3 +253,16 @@ def test_job_with_miracl_writes_per_language_and_low_resource_keys(miracl_root, 
     assert not any(k.startswith("xquad_r/") for k in metrics)
     assert (tmp_path / "runs" / "miracl" / "mono.trec").is_file()
     assert (tmp_path / "per_query_miracl.csv.gz").is_file()
+
+
+def test_corpus_files_sort_naturally_and_embeddings_dir_is_checked_early(miracl_root, tmp_path):
+    from hybrid_retrieval.data.formats.miracl import corpus_files
+
+    for n in (10, 2, 1):
+        (tmp_path / "c" / "te").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "c" / "te" / f"docs-{n}.jsonl.gz").write_bytes(b"")
+    assert [f.name for f in corpus_files(tmp_path / "c", "te")] == ["docs-1.jsonl.gz", "docs-2.jsonl.gz", "docs-10.jsonl.gz"]
+    root, corpus = miracl_root
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"eval\.embeddings_dir=.*file/sub: cannot create it"):
+        load_miracl(languages=["en"], root=root, corpus_dir=corpus, embeddings_dir=str(tmp_path / "file" / "sub"))

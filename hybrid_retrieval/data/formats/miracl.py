@@ -45,11 +45,12 @@ def corpus_files(corpus_dir: str | Path, lang: str) -> list[Path]:
     for folder in (root / lang, root / HUB_CORPUS_FOLDER.format(lang=lang)):
         files = [p for p in folder.glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz"))] if folder.is_dir() else []
         if files:
-            return sorted(files, key=_natural_key)
+            return sorted(files, key=natural_key)
     return []
 
 
-def _natural_key(path: Path) -> tuple:
+def natural_key(path: Path) -> tuple:
+    """Sort key that puts ``docs-2`` before ``docs-10``."""
     stem = path.name.split(".", 1)[0]
     head = stem.rstrip("0123456789")
     digits = stem[len(head):]

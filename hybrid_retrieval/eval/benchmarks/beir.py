@@ -40,8 +40,7 @@ def load_beir(path: str | Path | None, name: str = "beir", split: str = "test", 
             f"  - or write your own collection in that layout (see docs/data.md) and point {key}.path at it")
     queries = layout.read_queries(found["queries"])
     qrels = layout.read_qrels_tsv(found["qrels"])
-    unknown = sorted(set(qrels) - set(queries))
-    if len(unknown) == len(qrels):
+    if not set(qrels) & set(queries):
         raise ValueError(f"{found['qrels']}: none of its query ids appear in {found['queries']}")
     corpus = JsonlCorpus((found["corpus"],), "_id", str(found["corpus"]))
     queries = {q: t for q, t in queries.items() if q in qrels}

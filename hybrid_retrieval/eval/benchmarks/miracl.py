@@ -119,7 +119,7 @@ def _corpus(key: str, lang: str, corpus_dir, hub_corpus: str | None):
     if not found:
         raise DataNotFoundError(f"MIRACL corpus for {lang!r}: the hub dataset {hub_corpus} has no "
                                 f"{folder}/*.jsonl.gz\n" + _corpus_remedies(key, hub_corpus))
-    files = sorted((f"hf://{f}" for f in found), key=lambda f: layout._natural_key(Path(f)))
+    files = sorted((f"hf://{f}" for f in found), key=lambda f: layout.natural_key(Path(f)))
     return HubCorpus(hub_corpus, lang, tuple(files))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from hybrid_retrieval.eval.index import IndexSpec
@@ -38,6 +39,12 @@ def make_options(index: Mapping | IndexSpec | None, ignore_identical_ids: bool, 
         raise ValueError(f"eval.embedding_dtype={embedding_dtype!r}: valid values are {sorted(DTYPES)}")
     if int(encode_chunk) < 1:
         raise ValueError(f"eval.encode_chunk={encode_chunk}: must be a positive integer")
+    if embeddings_dir not in (None, ""):
+        embeddings_dir = Path(str(embeddings_dir)).expanduser()
+        try:
+            embeddings_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"eval.embeddings_dir={embeddings_dir}: cannot create it ({err.strerror})") from None
     return RetrievalOptions(IndexSpec.from_config(_plain(index)), bool(ignore_identical_ids), embedding_dtype,
                             None if embeddings_dir in (None, "") else str(embeddings_dir), int(encode_chunk))
 

@@ -58,7 +58,8 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
     """Parse one LAReQA language file.
 
     Questions whose answer falls in no sentence are skipped and counted
-    (``skipped_questions``), as a few MLQA answers straddle a break.
+    (``skipped_questions``, and a warning in the log), as a few MLQA answers
+    straddle a break.  A file left with no question is an error naming the language.
     """
     path = Path(path)
     try:
@@ -66,18 +67,18 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
             doc = json.load(fh)
     except json.JSONDecodeError as err:
         raise LareqaFormatError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from err
-    if not isinstance(doc, dict) or "data" not in doc:
+    except UnicodeDecodeError:
+        raise LareqaFormatError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
         raise LareqaFormatError(f"{path}: expected a SQuAD-style object with a 'data' list")
     out = LareqaLanguage(lang=lang)
     for a_idx, article in enumerate(doc["data"]):
-        for p_idx, para in enumerate(article.get("paragraphs", [])):
+        paragraphs = article.get("paragraphs", []) if isinstance(article, dict) else None
+        if not isinstance(paragraphs, list):
+            raise LareqaFormatError(f"{path}: data[{a_idx}]: expected an object with a 'paragraphs' list")
+        for p_idx, para in enumerate(paragraphs):
             where = f"{path}: data[{a_idx}].paragraphs[{p_idx}]"
-            try:
-                sentences, breaks, qas = para["sentences"], para["sentence_breaks"], para["qas"]
-            except KeyError as err:
-                raise LareqaFormatError(f"{where}: missing field {err.args[0]!r} (LAReQA needs sentences, sentence_breaks, qas)") from None
-            if len(sentences) != len(breaks):
-                raise LareqaFormatError(f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
+            sentences, breaks, qas = _paragraph_fields(para, where)
             para_index = len(out._paragraphs)
             first = len(out.sentences)
             out._paragraphs.append(list(range(first, first + len(sentences))))
@@ -86,15 +87,57 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
                 out.sentences.append(text.strip())
                 out.paragraph_of.append(para_index)
             for q_idx, qa in enumerate(qas):
-                try:
-                    qid, question, start = qa["id"], qa["question"], qa["answers"][0]["answer_start"]
-                except (KeyError, IndexError, TypeError):
-                    raise LareqaFormatError(f"{where}.qas[{q_idx}]: needs id, question and answers[0].answer_start") from None
-                s = _sentence_containing(breaks, int(start))
+                qid, question, start = _question_fields(qa, f"{where}.qas[{q_idx}]")
+                s = _sentence_containing(breaks, start)
                 if s is None:
                     out.skipped_questions += 1
                     continue
-                out.questions.append(Question(qid=str(qid), text=question.strip(), sentence=first + s))
+                out.questions.append(Question(qid=qid, text=question.strip(), sentence=first + s))
     if out.skipped_questions:
         log.warning("%s: skipped %d question(s) whose answer lies in no sentence", path, out.skipped_questions)
+    if not out.questions:
+        raise LareqaFormatError(f"{path}: language {lang!r} has no usable question "
+                                f"({out.skipped_questions} skipped: answer in no sentence); fix the file or drop {lang!r}")
     return out
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where a file stops being UTF-8, counted from its start (the decoder's own offset is per chunk)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        return f"line {line}, byte offset {err.start}: {err.reason}"
+    return "unknown position"
+
+
+def _paragraph_fields(para: object, where: str) -> tuple[list[str], list[list[int]], list]:
+    if not isinstance(para, dict):
+        raise LareqaFormatError(f"{where}: expected an object, got {type(para).__name__}")
+    try:
+        sentences, breaks, qas = para["sentences"], para["sentence_breaks"], para["qas"]
+    except KeyError as err:
+        raise LareqaFormatError(f"{where}: missing field {err.args[0]!r} (LAReQA needs sentences, sentence_breaks, qas)") from None
+    if not isinstance(sentences, list) or not all(isinstance(t, str) for t in sentences):
+        raise LareqaFormatError(f"{where}: 'sentences' must be a list of strings")
+    if not isinstance(breaks, list) or not all(isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) for x in b)
+                                               for b in breaks):
+        raise LareqaFormatError(f"{where}: 'sentence_breaks' must be a list of [start, end] integer pairs")
+    if len(sentences) != len(breaks):
+        raise LareqaFormatError(f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")
+    if not isinstance(qas, list):
+        raise LareqaFormatError(f"{where}: 'qas' must be a list")
+    return sentences, breaks, qas
+
+
+def _question_fields(qa: object, where: str) -> tuple[str, str, int]:
+    try:
+        qid, question, start = qa["id"], qa["question"], qa["answers"][0]["answer_start"]  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        raise LareqaFormatError(f"{where}: needs id, question and answers[0].answer_start") from None
+    if not isinstance(question, str):
+        raise LareqaFormatError(f"{where}: question must be a string, got {question!r}")
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise LareqaFormatError(f"{where}: answers[0].answer_start={start!r} must be an integer character offset")
+    return str(qid), question, start

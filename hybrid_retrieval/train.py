@@ -13,6 +13,7 @@ from hydra.errors import InstantiationException
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+import hybrid_retrieval.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
 import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
 from hybrid_retrieval.cache import write_atomically
 from hybrid_retrieval.checkpointing import JobCheckpoints

@@ -55,10 +55,10 @@ def assert_same_grads(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) ->
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=2e-5 * scale, msg=name)
 
 
-@pytest.mark.parametrize("chunk_size", [1, 3, 64])
+@pytest.mark.parametrize("chunk_size", [1, 4, 64])
 def test_grad_cache_equals_plain_loss_with_masking_and_hard_negatives(model, chunk_size):
-    batch = model.make_collator()(rows(7))
-    assert batch["passage"]["input_ids"].shape[0] == 7 * 3  # positives + 2 hard negatives each
+    batch = model.make_collator()(rows(5))
+    assert batch["passage"]["input_ids"].shape[0] == 5 * 3  # positives + 2 hard negatives each
     assert batch["passage_keys"][0] == batch["passage_keys"][1]  # a false negative the loss must mask
     model.eval()  # no dropout: one big forward and chunked forwards are the same function
     with torch.no_grad():
@@ -72,7 +72,7 @@ def test_grad_cache_equals_plain_loss_with_masking_and_hard_negatives(model, chu
 
 def test_grad_cache_replays_dropout(model):
     """With dropout on, the recomputed chunks must use the masks the loss saw in the no-grad pass."""
-    batch = model.make_collator()(rows(6))
+    batch = model.make_collator()(rows(4, negatives=1))
     model.train()
     torch.manual_seed(7)
     model.zero_grad(set_to_none=True)
@@ -117,16 +117,18 @@ class GradRecorder(pl.Callback):
 
 
 def first_step_grads(data_root, tmp_path, extra: list[str]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=2", "data.hard_negatives=1"] + extra)
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=1", "data.hard_negatives=1",
+                                                                "trainer.precision=32-true"] + extra)
     pl.seed_everything(0)
     model = build(cfg.model)
     for module in model.modules():  # dropout off: the plain step encodes the batch in one pass, GradCache in chunks
         if isinstance(module, nn.Dropout):
             module.p = 0.0
     recorder = GradRecorder()
-    trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False)
+    trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False,
+                    enable_checkpointing=False)
     trainer.fit(model, datamodule=build(cfg.data, collate_fn=model.make_collator()))
-    assert trainer.global_step == 2 and model.trained_batches == 2
+    assert trainer.global_step == 1 and model.trained_batches == 1
     return recorder.grads, {n: p.detach().clone() for n, p in model.named_parameters()}
 
 
@@ -135,5 +137,5 @@ def test_lightning_grad_cache_step_matches_plain_step(data_root, tmp_path):
     plain, plain_params = first_step_grads(data_root, tmp_path / "plain", [])
     cached, cached_params = first_step_grads(data_root, tmp_path / "gc", ["model.grad_cache.chunk_size=3"])
     assert_same_grads(cached, plain)
-    for name in plain_params:  # two optimizer steps and the schedule ran the same way
+    for name in plain_params:  # the optimizer step ran the same way
         torch.testing.assert_close(cached_params[name], plain_params[name], rtol=1e-3, atol=1e-4, msg=name)

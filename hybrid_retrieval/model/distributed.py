@@ -15,6 +15,7 @@ is exactly the loss of one process on the concatenated batch.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
@@ -49,7 +50,9 @@ def gather_rows(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     if x.requires_grad:
         from torch.distributed.nn.functional import all_gather
 
-        parts = all_gather(padded)
+        with warnings.catch_warnings():  # deprecated in favour of private functional collectives; still correct
+            warnings.simplefilter("ignore", FutureWarning)
+            parts = all_gather(padded)
     else:
         parts = [torch.empty_like(padded) for _ in sizes]
         dist.all_gather(parts, padded.contiguous())

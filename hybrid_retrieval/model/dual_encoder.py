@@ -31,7 +31,8 @@ class DualEncoder(pl.LightningModule):
                  loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
-                 cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None):
+                 cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
+                 trace_batches: bool = False):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -106,6 +107,12 @@ class DualEncoder(pl.LightningModule):
             if scheduler is not None:
                 scheduler.step()
         return loss
+
+    def configure_callbacks(self) -> list[pl.Callback]:
+        """``model.trace_batches``: every rank writes its batches' kind and languages (data/batch_trace.py)."""
+        from hybrid_retrieval.data.batch_trace import BatchTrace
+
+        return [BatchTrace()] if self.hparams.trace_batches else []
 
     @property
     def trained_batches(self) -> int:

@@ -108,13 +108,7 @@ def _evaluate_set(qs: QuerySet, encoder, key: str, setting: str, metrics: list[s
         if options.ignore_identical_ids:
             scores, ids = drop_identical(scores, ids, _rows_of(store, qids), depth)
         t2 = time.perf_counter()
-        row_of = _rows_of_judged(store, qs.qrels, qids)
-        gains = np.zeros(ids.shape, dtype=np.int64)
-        for i, q in enumerate(qids):
-            rel = {row_of[d]: lvl for d, lvl in qs.qrels[q].items() if d in row_of}
-            if rel:
-                gains[i] = [rel.get(r, 0) for r in ids[i]]
-        scored = _score(gains, [qs.qrels[q] for q in qids], metrics)
+        scored = _score(_gains(store, qs.qrels, qids, ids), [qs.qrels[q] for q in qids], metrics)
         if runs_dir is not None:
             path = Path(runs_dir) / key / setting
             run_qids = [f"{qs.lang}:{q}" for q in qids]
@@ -139,6 +133,17 @@ def drop_identical(scores: np.ndarray, ids: np.ndarray, own: np.ndarray, depth: 
     order = np.argsort(drop, axis=1, kind="stable")  # dropped entries move to the end, others keep their order
     ids, scores = np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
     return scores[:, :depth], ids[:, :depth]
+
+
+def _gains(store: EmbeddingStore, qrels: dict[str, dict[str, int]], qids: list[str], ids: np.ndarray) -> np.ndarray:
+    """Relevance level of every ranked document (0 when unjudged or missing)."""
+    row_of = _rows_of_judged(store, qrels, qids)
+    gains = np.zeros(ids.shape, dtype=np.int64)
+    for i, q in enumerate(qids):
+        rel = {row_of[d]: lvl for d, lvl in qrels[q].items() if d in row_of}
+        if rel:
+            gains[i] = [rel.get(r, 0) for r in ids[i]]
+    return gains
 
 
 def _score(gains: np.ndarray, judgments: list[dict[str, int]], metrics: list[str]) -> dict[str, np.ndarray]:

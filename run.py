@@ -22,16 +22,20 @@ def main(cfg: DictConfig) -> float | None:
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from pytorch_lightning.utilities import rank_zero_only
 
     from hybrid_retrieval import job_status, tracking
     from hybrid_retrieval.train import train
 
     out_dir = Path(cfg.paths.output_dir)
-    job_status.write_status(out_dir, job_status.RUNNING)
+    records = rank_zero_only.rank == 0  # extra DDP ranks rerun this job in the same dir; rank 0 speaks for it
+    if records:
+        job_status.write_status(out_dir, job_status.RUNNING)
     try:
         metrics = train(cfg)
     except BaseException as err:
-        job_status.record_failure(out_dir, err)
+        if records:
+            job_status.record_failure(out_dir, err)
         try:
             tracking.fail_run(cfg, err)
         except Exception as wandb_err:  # noqa: BLE001 - never hide the job's own error behind a logging one
@@ -42,7 +46,8 @@ def main(cfg: DictConfig) -> float | None:
         log.error("job %s failed (%s: %s); recorded in %s, the sweep goes on", HydraConfig.get().job.num,
                   type(err).__name__, err, out_dir / job_status.STATUS_FILE)
         return None
-    job_status.write_status(out_dir, job_status.COMPLETE)
+    if records:
+        job_status.write_status(out_dir, job_status.COMPLETE)
     tracking.finish()  # no-op unless a W&B run is still open; the next job must get its own
     return metrics.get("xquad_r/multi/map")
 

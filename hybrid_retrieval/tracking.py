@@ -27,7 +27,10 @@ def wandb_logger(project: str = "hybrid-retrieval", entity: str | None = None, g
                  save_dir: str | Path = ".", init_timeout: float = 60.0, job_type: str = "train"):
     """A Lightning ``WandbLogger`` around a run started here, so the offline fallback happens up front."""
     from pytorch_lightning.loggers import WandbLogger
+    from pytorch_lightning.utilities import rank_zero_only
 
+    if rank_zero_only.rank != 0:  # Lightning gives other DDP ranks a dummy experiment; they start no run
+        return WandbLogger(project=project, save_dir=str(save_dir))
     finish()  # a run left open by an earlier job of this process must not swallow this one
     run = start_run(project=project, entity=entity, group=group or sweep_group(), name=name or job_name(),
                     tags=list(tags or ()), mode=mode, dir=str(save_dir), init_timeout=init_timeout, job_type=job_type)

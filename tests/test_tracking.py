@@ -97,3 +97,13 @@ def test_unreachable_server_falls_back_to_offline(no_wandb_env, monkeypatch, tmp
     finally:
         tracking.finish()
     assert len(offline_runs(tmp_path)) == 1
+
+
+def test_extra_ddp_ranks_start_no_run(no_wandb_env, monkeypatch, tmp_path):
+    import wandb
+    from pytorch_lightning.utilities import rank_zero_only
+
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    logger = tracking.wandb_logger(project="hr-test", save_dir=tmp_path)
+    logger.log_metrics({"x": 1.0}, step=0)  # rank-zero-only in Lightning: a no-op here
+    assert wandb.run is None and not (tmp_path / "wandb").exists()

@@ -1,7 +1,6 @@
 """Turn a multirun directory into report files: tables (CSV, Markdown), plots and significance tests."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +11,9 @@ from hybrid_retrieval.cache import write_atomically
 from hybrid_retrieval.job_status import COMPLETE
 from hybrid_retrieval.report import plots
 from hybrid_retrieval.report.aggregate import aggregate, benchmarks, headline_metrics, mean_pm_std, pretty_metric
-from hybrid_retrieval.report.collect import INFO_COLUMNS, load_jobs, load_per_query, pair_means
+from hybrid_retrieval.report.collect import load_jobs, load_per_query, pair_means
 from hybrid_retrieval.report.significance import significance_table
 
-log = logging.getLogger(__name__)
 MAX_HEATMAPS = 6
 HEATMAP_SETTINGS = ("mono", "cross")
 
@@ -97,10 +95,10 @@ def _heatmap_panels(jobs: pd.DataFrame, by_config: pd.DataFrame, bench: str, per
         selection = {c: done.loc[done["config"] == c, "path"].tolist() for c in configs}
     panels = {}
     for title, paths in selection.items():
-        frames = [per_query.get(p, bench) for p in paths]
-        frame = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) else None
-        if frame is None or "map" not in frame:
+        frames = [f for f in (per_query.get(p, bench) for p in paths) if not f.empty]
+        if not frames or "map" not in frames[0]:
             continue
+        frame = pd.concat(frames, ignore_index=True)
         cells = pair_means(frame[frame["setting"].isin(HEATMAP_SETTINGS)], "map")
         if cells.empty:
             continue
@@ -170,5 +168,3 @@ def summary_markdown(report: Report, roots: list[Path], alpha: float) -> str:
 def _num(v) -> str:
     return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{float(v):g}"
 
-
-__all__ = ["Report", "build_report", "markdown_table", "summary_markdown", "INFO_COLUMNS"]

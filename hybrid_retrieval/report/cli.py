@@ -6,8 +6,6 @@ import logging
 import sys
 from pathlib import Path
 
-log = logging.getLogger("hybrid_retrieval.report")
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(

@@ -73,11 +73,12 @@ def _check_rerunnable() -> None:
     hc = HydraConfig.get()
     launcher = hc.launcher.get("_target_", "")
     if hc.mode == RunMode.MULTIRUN and launcher not in _RERUNNABLE_LAUNCHERS:
+        name = launcher.rsplit(".", 1)[-1]
         raise ConfigError(
-            f"trainer=ddp with hydra.launcher={launcher}: DDP on one machine starts its extra processes by rerunning "
-            f"run.py, which this launcher's worker processes cannot do. Run DDP jobs with the default launcher "
-            f"(one job after another) or hydra/launcher=slurm (SLURM starts one task per GPU); run this launcher's "
-            f"parallel jobs with trainer.devices=1.")
+            f"trainer=ddp with more than one trainer.devices cannot run under hydra/launcher ({name}): DDP on one "
+            f"machine starts its extra processes by rerunning run.py, which this launcher's worker processes cannot "
+            f"do. Run DDP sweeps with the default launcher (jobs one after another) or hydra/launcher=slurm (SLURM "
+            f"starts one task per GPU); run this launcher's parallel jobs with trainer=default (one device each).")
 
 
 class HydraJobLauncher(_SubprocessScriptLauncher):

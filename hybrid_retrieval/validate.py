@@ -29,6 +29,7 @@ def validate(cfg: DictConfig) -> None:
     check_declared_ranges(cfg)
     check_closed_groups(cfg)
     check_training_length(cfg)
+    check_grad_cache(cfg)
     check_cross_lingual_languages(cfg)
     check_data_root(cfg)
     check_languages_and_files(cfg)
@@ -98,6 +99,17 @@ def check_training_length(cfg: DictConfig) -> None:
     if trainer is not None and trainer.get("max_steps") == -1 and trainer.get("max_epochs") in (-1, None):
         raise ConfigError("trainer.max_steps=-1 with trainer.max_epochs=-1: the job would never stop; "
                           "set trainer.max_steps (0: evaluate only) or trainer.max_epochs")
+
+
+def check_grad_cache(cfg: DictConfig) -> None:
+    """GradCache runs its own backward passes (manual optimisation), where Lightning cannot clip or accumulate."""
+    chunk = OmegaConf.select(cfg, "model.grad_cache.chunk_size")
+    trainer = cfg.get("trainer") or {}
+    for key, off in (("gradient_clip_val", (None, 0)), ("accumulate_grad_batches", (None, 1))):
+        if chunk is not None and trainer.get(key) not in off:
+            raise ConfigError(f"model.grad_cache.chunk_size={chunk} with trainer.{key}={trainer.get(key)}: GradCache "
+                              f"steps cannot be clipped or accumulated by Lightning; unset one of the two "
+                              f"(a larger data.batch_size is what accumulation would give)")
 
 
 def check_cross_lingual_languages(cfg: DictConfig) -> None:

@@ -34,6 +34,8 @@ from pytorch_lightning.strategies.launchers.subprocess_script import _Subprocess
 NAME = "hydra_ddp"
 _LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 _RERUNNABLE_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher",)
+# Hydra keys that job_command sets itself; hydra.mode would turn the rank into a sweep
+_SET_FOR_RANKS = {"hydra.run.dir", "hydra.output_subdir", "hydra.job.name", "hydra.mode"}
 
 
 def _hydra_quote(value: str) -> str:
@@ -58,7 +60,8 @@ def job_command(local_rank: int) -> tuple[list[str], str]:
         elif source.schema == "file" and source.provider == "command-line":
             argv.append(f"--config-dir={source.path}")
     argv.append(f"--config-name={hc.job.config_name}")
-    argv += list(hc.overrides.task)
+    argv += list(hc.overrides.task)  # the job's own values: in a sweep, this job's point of the grid
+    argv += [o for o in hc.overrides.hydra if o.split("=", 1)[0].lstrip("+~") not in _SET_FOR_RANKS]
     argv += [f"hydra.run.dir={_hydra_quote(hc.runtime.output_dir)}", "hydra.output_subdir=null",
              f"hydra.job.name={hc.job.name}_rank{local_rank}"]
     return argv, get_original_cwd()

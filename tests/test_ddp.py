@@ -73,6 +73,7 @@ def hydra_job(monkeypatch, tmp_path):
         cfg.hydra.runtime.output_dir = str(tmp_path / "sweep" / "3")
         cfg.hydra.runtime.cwd = str(ROOT)
         cfg.hydra.overrides.task = overrides  # the job's own overrides (sweep values resolved)
+        cfg.hydra.overrides.hydra = ["hydra.job.chdir=true", "hydra.mode=MULTIRUN", "hydra.run.dir=elsewhere"]
         HydraConfig.instance().set_config(cfg)
         return cfg
 
@@ -90,6 +91,8 @@ def test_extra_rank_reruns_only_its_job_in_the_job_dir(hydra_job, tmp_path):
     assert "data.cross_ratio=0.5" in argv and "data.cross_ratio=0,0.5,1" not in argv
     assert f'hydra.run.dir="{tmp_path / "sweep" / "3"}"' in argv
     assert "hydra.output_subdir=null" in argv  # rank 0 alone writes .hydra/
+    assert "hydra.job.chdir=true" in argv  # the user's Hydra settings hold for every rank
+    assert "hydra.mode=MULTIRUN" not in argv and "hydra.run.dir=elsewhere" not in argv
     assert "--config-name=config" in argv and f"--config-path={ROOT / 'conf'}" in argv
 
 

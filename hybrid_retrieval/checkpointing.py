@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.validate import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,26 @@ class FiniteStateGuard(Callback):
                                          f"the checkpoint of that step was not written")
 
 
-class BatchCounter(Callback):
-    """Batches trained by this process (a resumed job counts only its own): the basis of train/pairs_per_s."""
+class TrainingRecord(Callback):
+    """What train.py reports about training: ``batches`` this process trained (the basis of
+    train/pairs_per_s, so not restored) and the latest ``final_loss`` (kept in checkpoints, so a
+    re-run of a finished job reports the same train/final_loss)."""
 
     def __init__(self) -> None:
         self.batches = 0
+        self.final_loss: float | None = None
 
-    def on_train_batch_end(self, *args: Any, **kwargs: Any) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
         self.batches += 1
+        loss = trainer.callback_metrics.get("train/loss")
+        if loss is not None:
+            self.final_loss = float(loss)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"final_loss": self.final_loss}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.final_loss = state_dict.get("final_loss")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -102,11 +115,11 @@ class JobCheckpoints:
         self.resume = bool(node.get("resume", True))
         self.dir = Path(out_dir) / CHECKPOINT_DIR
         self.last = self.dir / LAST
-        self.counter = BatchCounter()
+        self.record = TrainingRecord()
         self._job = OmegaConf.to_yaml({k: cfg.get(k) for k in TRAINING_KEYS if k in cfg}, resolve=False)
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        callbacks: list[Callback] = [self.counter, RngState(), FiniteStateGuard()]
+        callbacks: list[Callback] = [self.record, RngState(), FiniteStateGuard()]
         if self.every_n_steps > 0:
             callbacks.append(ModelCheckpoint(dirpath=self.dir, save_last=True, save_top_k=0,
                                              every_n_train_steps=self.every_n_steps))
@@ -115,8 +128,6 @@ class JobCheckpoints:
 
     def resume_path(self) -> str | None:
         """``last.ckpt`` when this job left one and may resume; also records which config the folder is for."""
-        from hybrid_retrieval.validate import ConfigError
-
         job_file = self.dir / JOB_FILE
         if self.resume and self.last.is_file():
             saved = job_file.read_text(encoding="utf-8") if job_file.is_file() else None
@@ -127,8 +138,7 @@ class JobCheckpoints:
                     f"or give this job its own dir (hydra.run.dir=... / hydra.sweep.dir=...)")
             log.info("resuming from %s", self.last)
             return str(self.last)
-        if self.last.is_file():  # checkpoint.resume=false: a stale state must not outlive this fresh start
-            self.last.unlink()
+        self.last.unlink(missing_ok=True)  # checkpoint.resume=false: a stale state must not outlive this fresh start
         if self.every_n_steps > 0:
             write_atomically(job_file, self._job)
         return None
@@ -140,9 +150,18 @@ class JobCheckpoints:
                  for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
         return "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
 
+    def keep_earlier_log(self, logger: Any) -> None:
+        """Lightning's CSVLogger deletes metrics.csv when it starts; a resumed job keeps the earlier curve beside it."""
+        from pytorch_lightning.loggers import CSVLogger
+
+        if isinstance(logger, CSVLogger) and (Path(logger.log_dir) / "metrics.csv").is_file():
+            old = Path(logger.log_dir) / "metrics.csv"
+            part = len(list(old.parent.glob("metrics.before-resume-*.csv"))) + 1
+            old.rename(old.with_name(f"metrics.before-resume-{part}.csv"))
+
     def save_final(self, trainer: pl.Trainer) -> None:
         """After training: the final state, so a crash while evaluating does not train again."""
-        if self.every_n_steps > 0 and self.counter.batches > 0 and trainer.global_step % self.every_n_steps != 0:
+        if self.every_n_steps > 0 and self.record.batches > 0 and trainer.global_step % self.every_n_steps != 0:
             trainer.save_checkpoint(self.last)
 
     def stopped_message(self) -> str:

@@ -5,6 +5,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -57,36 +58,40 @@ def train(cfg: DictConfig) -> dict[str, float]:
     validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    steps = int(cfg.trainer.get("max_steps") or 0)
+    checkpoints = JobCheckpoints(cfg, out_dir)
+    ckpt_path = checkpoints.resume_path() if steps != 0 else None  # before loading anything: a wrong dir fails fast
     pl.seed_everything(int(cfg.seed), workers=True)
     t0 = time.perf_counter()
     benchmarks = _instantiate_benchmarks(cfg)  # loads and checks eval data before any training
     model = build(cfg.model)
     datamodule = build(cfg.data, collate_fn=model.make_collator())
     logger = build(cfg.logger) if cfg.get("logger") else False
-    checkpoints = JobCheckpoints(cfg, out_dir)
+    if ckpt_path:
+        checkpoints.keep_earlier_log(logger)
     trainer: pl.Trainer = build(cfg.trainer, logger=logger, **checkpoints.trainer_kwargs())
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
 
-    steps = int(cfg.trainer.get("max_steps") or 0)
     if steps != 0:
-        ckpt_path = checkpoints.resume_path()
         t1 = time.perf_counter()
         try:
-            # weights_only=False: the job's own checkpoint, whose hparams may hold config objects
-            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
+            with warnings.catch_warnings():  # the HybridBatchSampler does resume mid-epoch exactly (checkpointing.py)
+                warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+                # weights_only=False: the job's own checkpoint, whose hparams may hold config objects
+                trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
         except FloatingPointError as err:
             raise FloatingPointError(f"training stopped: {err}; {checkpoints.stopped_message()}") from err
         train_s = time.perf_counter() - t1
         checkpoints.save_final(trainer)
-        batches = checkpoints.counter.batches  # this process's batches: a resumed job's time covers only those
+        batches = checkpoints.record.batches  # this process's batches: a resumed job's time covers only those
         metrics.update({
             "train/steps": float(trainer.global_step),
             "train/cross_batch_fraction": model.cross_batch_fraction,
             "train/pairs_per_s": batches * datamodule.batch_size * trainer.world_size / train_s if train_s else math.nan,
             "time/train_s": train_s,
         })
-        if "train/loss" in trainer.callback_metrics:
-            metrics["train/final_loss"] = float(trainer.callback_metrics["train/loss"])
+        if checkpoints.record.final_loss is not None:
+            metrics["train/final_loss"] = checkpoints.record.final_loss
         if cfg.get("save_encoder") and trainer.is_global_zero:
             model.save_encoder(out_dir / "encoder")
     if trainer.is_global_zero:

@@ -34,8 +34,9 @@ def _build(out: Path, hidden_size: int, num_layers: int, num_heads: int, seed: i
     config = BertConfig(vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=num_layers,
                         num_attention_heads=num_heads, intermediate_size=4 * hidden_size,
                         max_position_embeddings=512, pad_token_id=vocab["[PAD]"])
-    torch.manual_seed(seed)
-    BertModel(config).save_pretrained(out)
+    with torch.random.fork_rng():  # the job's own random state (seeded by the caller) stays untouched
+        torch.manual_seed(seed)
+        BertModel(config).save_pretrained(out)
 
 
 def build_tiny_bert(hidden_size: int = 64, num_layers: int = 2, num_heads: int = 2, seed: int = 0,

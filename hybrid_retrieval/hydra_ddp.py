@@ -13,6 +13,8 @@ own workers.  This strategy
   next launch in the same process ends the previous job's process group
   (not earlier: the job may still use it after fitting, e.g. to checkpoint),
   so the next job of a sequential sweep starts its own workers and group;
+- when training fails on rank 0, stops that job's other ranks (which would
+  otherwise wait in a collective) without ending the sweep;
 - fails with a clear error under launchers that run jobs inside worker
   processes (joblib, submitit's local executor), where no script can be rerun.
 
@@ -30,6 +32,7 @@ import sys
 import torch.distributed as dist
 from pytorch_lightning.strategies import DDPStrategy, StrategyRegistry
 from pytorch_lightning.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
+from pytorch_lightning.trainer.states import TrainerStatus
 
 NAME = "hydra_ddp"
 _LAUNCH_VARS = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
@@ -106,6 +109,18 @@ class HydraJobLauncher(_SubprocessScriptLauncher):
             argv, cwd = job_command(local_rank)
             self.procs.append(subprocess.Popen(argv, cwd=cwd, env={**os.environ, "LOCAL_RANK": str(local_rank)}))
 
+    def stop_children(self) -> None:
+        """End this job's extra ranks after rank 0 failed, without taking the sweep down with them.
+
+        Lightning's process observer kills the main process when a child exits
+        non-zero; it watches ``self.procs``, so the children leave that list first.
+        """
+        children = list(self.procs)
+        self.procs.clear()
+        for proc in children:
+            proc.kill()
+            proc.wait()
+
     def restore_environment(self) -> None:
         """Undo the variables set for the children, so the next job in this process launches its own."""
         for key, value in getattr(self, "saved_env", {}).items():
@@ -125,8 +140,12 @@ class HydraJobDDPStrategy(DDPStrategy):
             self._launcher = HydraJobLauncher(self.cluster_environment, self.num_processes, self.num_nodes)
 
     def teardown(self) -> None:
+        trainer = getattr(self.lightning_module, "_trainer", None)
+        failed = trainer is not None and trainer.state.status == TrainerStatus.INTERRUPTED
         super().teardown()
         if isinstance(self._launcher, HydraJobLauncher):
+            if failed:  # the other ranks wait in a collective that will never complete
+                self._launcher.stop_children()
             self._launcher.restore_environment()
 
 

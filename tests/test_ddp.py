@@ -115,3 +115,30 @@ def test_ddp_config_turns_lightning_sampler_off_and_uses_the_sweep_safe_strategy
     import hybrid_retrieval.hydra_ddp  # noqa: F401
 
     assert StrategyRegistry[cfg.trainer.strategy]["init_params"] == {"find_unused_parameters": True}
+
+
+def test_stopping_a_failed_jobs_ranks_does_not_trigger_lightnings_kill_switch():
+    """After rank 0 fails, its extra ranks are killed, but Lightning's observer must not kill the sweep process."""
+    from lightning_fabric.plugins.environments import LightningEnvironment
+    from lightning_fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
+
+    from hybrid_retrieval.hydra_ddp import HydraJobLauncher
+
+    kill_switch = []
+
+    class Observer(_ChildProcessObserver):
+        def _terminate_all(self):  # Lightning: kill every child and the main process
+            kill_switch.append(True)
+
+    launcher = HydraJobLauncher(LightningEnvironment(), num_processes=2, num_nodes=1)
+    launcher.procs.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+    rank1 = launcher.procs[0]
+    observer = Observer(main_pid=os.getpid(), child_processes=launcher.procs, sleep_period=0.01)
+    try:
+        launcher.stop_children()
+        observer.run()  # returns once it has nothing left to watch (or after pulling the kill switch)
+        assert rank1.poll() is not None  # the stuck rank is gone
+        assert kill_switch == []  # and the sweep lives on
+    finally:
+        rank1.kill()
+        rank1.wait()

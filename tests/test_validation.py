@@ -141,3 +141,23 @@ def test_cli_fails_in_seconds_naming_the_key(data_root, tmp_path, override, expe
     assert proc.returncode != 0
     assert expected in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sweep_args, bad_job, message", [
+    # swept on the command line: jobs (0, [map]), (0, [map, recall@0]), ...
+    (["data.cross_ratio=0,0.5", "eval.metrics=[map],[map,recall@0]"], 1,
+     "eval.metrics: 'recall@0': k must be a positive integer"),
+    # swept by a ready sweep's hydra.sweeper.params (0, 0.25, ...) with one training language
+    (["+sweeps=cross_ratio", "data.languages=[en]"], 1, "data.cross_ratio=0.25 needs at least two training languages"),
+])
+def test_sweep_with_a_bad_job_starts_no_job(data_root, tmp_path, sweep_args, bad_job, message):
+    """A bad value in one job of a multirun must not wait for the jobs before it to train."""
+    from test_cli import run_cli
+
+    sweep = tmp_path / "sweep"
+    proc = run_cli(["-m", "experiment=smoke", *sweep_args, f"paths.data_dir={data_root}", f"hydra.sweep.dir={sweep}"],
+                   timeout=300)
+    assert proc.returncode != 0
+    assert f"ConfigError in sweep job {bad_job} (" in proc.stderr and message in proc.stderr, proc.stderr[-2000:]
+    assert "no job of the sweep was started" in proc.stderr and not sweep.exists()

@@ -149,11 +149,15 @@ def summary_markdown(report: Report, roots: list[Path], alpha: float) -> str:
         out += ["No comparisons: the sweep needs complete jobs at cross_ratio 0 or 1 and at another ratio "
                 "in the same group, with per-query files.", ""]
     else:
+        header = ["benchmark", "setting", "metric", "group", "ratio", "baseline", "queries", "mean", "baseline mean",
+                  "diff", "p", "p (Holm)"]
         rows = [[r["benchmark"], r["setting"], r["metric"], r["group"], _num(r["cross_ratio"]), _num(r["baseline"]),
                  r["n_queries"], f"{r['mean']:.4g}", f"{r['baseline_mean']:.4g}", f"{r['diff']:+.4g}",
                  f"{r['p']:.2g}", f"{r['p_holm']:.2g}{' *' if r['significant'] else ''}"] for _, r in sig.iterrows()]
-        out += [markdown_table(["benchmark", "setting", "metric", "group", "ratio", "baseline", "queries", "mean",
-                                "baseline mean", "diff", "p", "p (Holm)"], rows), ""]
+        if sig["group"].nunique() == 1:  # a single group says nothing: leave its column out
+            header.pop(3)
+            rows = [r[:3] + r[4:] for r in rows]
+        out += [markdown_table(header, rows), ""]
     out += ["## Files", "", "- `summary.csv`: one row per job (overrides, status, error, every metric)",
             "- `summary_by_config.csv`: `<metric>:mean` and `<metric>:std` for every metric, per configuration",
             "- `significance.csv`: the table above, unrounded"]

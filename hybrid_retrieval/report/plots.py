@@ -106,10 +106,11 @@ def plot_language_heatmaps(panels: dict[str, pd.DataFrame], path: Path, title: s
         ax.set_ylabel("query language")
         ax.set_title(name, fontsize=9)
         if size <= 12:
+            digits = 2 if vmax >= 0.1 else 3  # small scores (an untrained model) still show their differences
             for (i, j), v in np.ndenumerate(data):
                 if np.isfinite(v):
                     dark = (v - vmin) / ((vmax - vmin) or 1) < 0.6
-                    ax.text(j, i, f"{v:.2f}"[1:] if 0 <= v < 1 else f"{v:.2g}", ha="center", va="center",
+                    ax.text(j, i, f"{v:.{digits}f}"[1:] if 0 <= v < 1 else f"{v:.2g}", ha="center", va="center",
                             fontsize=6 if size > 6 else 8, color="white" if dark else "black")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)

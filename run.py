@@ -16,9 +16,10 @@ def main(cfg: DictConfig) -> float | None:
 
     In a multirun, a job that fails while training or evaluating (NaN loss, out of
     memory) is recorded and returns, so the sweep goes on and exits 0; the report
-    lists the job as failed. Bad input (config, data, backbone) is re-raised: it
-    fails before training, and Hydra, having run the remaining jobs, exits
-    non-zero. A single run always re-raises, so scripts see a non-zero exit.
+    lists the job as failed. Bad input that gets past the checks made before the
+    sweep starts (sweep_validation.py), e.g. a backbone that cannot be loaded, is
+    re-raised: it fails before training, and Hydra, having run the remaining jobs,
+    exits non-zero. A single run always re-raises, so scripts see a non-zero exit.
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode

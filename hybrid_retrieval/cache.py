@@ -33,6 +33,12 @@ def build_dir_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
     return dest
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write a text file via temp file + rename, so readers never see a torn file."""
     path = Path(path)
@@ -41,6 +47,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any other file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -135,7 +135,7 @@ def test_bad_file_fails_the_job_before_training(data_root, tmp_path):
     cfg = compose_config(smoke_overrides(root, tmp_path / "out"))
     with pytest.raises(LareqaFormatError, match=r"mlqa-r/es\.json: not valid JSON \(line 1"):
         train(cfg)
-    assert not (tmp_path / "out" / "checkpoints").exists() and not (tmp_path / "out" / "metrics.json").exists()
+    assert not (tmp_path / "out" / "checkpoints" / "last.ckpt").exists() and not (tmp_path / "out" / "metrics.json").exists()
 
 
 # --- a language with no items ----------------------------------------------------------------

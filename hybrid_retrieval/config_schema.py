@@ -29,10 +29,17 @@ UINT32_MAX = 2**32 - 1
 
 @dataclass(frozen=True)
 class Valid:
-    """What values a key accepts: ``test`` decides, ``describe`` says it in error messages."""
+    """What values a key accepts: ``test`` decides; ``explain()`` says it in error messages.
+
+    ``describe`` is the text, or a function that builds it when an error needs it
+    (choices owned by modules this one must not import at config time).
+    """
 
     test: Callable[[Any], bool]
-    describe: str
+    describe: str | Callable[[], str]
+
+    def explain(self) -> str:
+        return self.describe() if callable(self.describe) else self.describe
 
 
 def between(lo: float, hi: float) -> Valid:
@@ -49,12 +56,7 @@ def above(lo: float) -> Valid:
 
 def one_of(choices: Callable[[], tuple[str, ...]]) -> Valid:
     """Choices looked up when checked, so the module that owns them stays the one source of truth."""
-
-    class _Lazy:  # describe is read only when an error message is built
-        def __str__(self) -> str:
-            return f"one of {list(choices())}"
-
-    return Valid(lambda v: v in choices(), _Lazy())  # type: ignore[arg-type]
+    return Valid(lambda v: v in choices(), lambda: f"one of {list(choices())}")
 
 
 def non_empty_unique() -> Valid:
@@ -62,7 +64,7 @@ def non_empty_unique() -> Valid:
 
 
 def optional(valid: Valid) -> Valid:
-    return Valid(lambda v: v is None or valid.test(v), f"null or {valid.describe}")
+    return Valid(lambda v: v is None or valid.test(v), lambda: f"null or {valid.explain()}")
 
 
 def checked(default: Any, valid: Valid) -> Any:
@@ -172,8 +174,7 @@ class TrainerSchema:
     log_every_n_steps: int = checked(50, at_least(1))
     accumulate_grad_batches: int = checked(1, at_least(1))
     gradient_clip_val: Optional[float] = checked(None, optional(at_least(0)))
-    gradient_clip_algorithm: Optional[str] = checked(None, optional(Valid(lambda v: v in ("norm", "value"),
-                                                                          "one of ['norm', 'value']")))
+    gradient_clip_algorithm: Optional[str] = checked(None, optional(one_of(lambda: ("norm", "value"))))
     deterministic: Optional[bool] = None  # true: ask torch for deterministic kernels (GPU; CPU already is)
     benchmark: Optional[bool] = None
     enable_model_summary: bool = True

@@ -61,12 +61,12 @@ def check_declared_ranges(cfg: DictConfig) -> None:
             if not isinstance(node, DictConfig) or leaf not in node:
                 continue
             if OmegaConf.is_missing(node, leaf):
-                raise ConfigError(f"{key}: no value given; it must be {valid.describe}")
+                raise ConfigError(f"{key}: no value given; it must be {valid.explain()}")
             value = node[leaf]
             if OmegaConf.is_config(value):
                 value = OmegaConf.to_container(value, resolve=True)
             if not _passes(valid, value):
-                raise ConfigError(f"{key}={_show(value)}: must be {valid.describe}")
+                raise ConfigError(f"{key}={_show(value)}: must be {valid.explain()}")
 
 
 def _passes(valid: Valid, value: Any) -> bool:

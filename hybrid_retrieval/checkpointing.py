@@ -113,6 +113,7 @@ class JobCheckpoints:
         node = cfg.get("checkpoint") or {}
         self.every_n_steps = int(node.get("every_n_steps", 0) or 0)
         self.resume = bool(node.get("resume", True))
+        self.keep = bool(node.get("keep", False))
         self.dir = Path(out_dir) / CHECKPOINT_DIR
         self.last = self.dir / LAST
         self.record = TrainingRecord()
@@ -163,6 +164,11 @@ class JobCheckpoints:
         """After training: the final state, so a crash while evaluating does not train again."""
         if self.every_n_steps > 0 and self.record.batches > 0 and trainer.global_step % self.every_n_steps != 0:
             trainer.save_checkpoint(self.last)
+
+    def finish(self) -> None:
+        """After metrics.json is written: drop last.ckpt (weights and optimizer state) unless ``checkpoint.keep``."""
+        if not self.keep:
+            self.last.unlink(missing_ok=True)
 
     def stopped_message(self) -> str:
         if self.last.is_file():

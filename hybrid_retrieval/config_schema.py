@@ -190,6 +190,7 @@ class CheckpointSchema:
 
     every_n_steps: int = checked(50, at_least(0))  # 0: no checkpoints
     resume: bool = True  # continue from <output_dir>/checkpoints/last.ckpt when it exists
+    keep: bool = False   # keep last.ckpt after the job succeeded (a re-run then only evaluates again)
 
 
 # --- registration ------------------------------------------------------------------------------

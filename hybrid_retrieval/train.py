@@ -108,6 +108,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         metrics.update(evaluate(model, benchmarks, cfg, out_dir))
         write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
+        checkpoints.finish()
         if logger:
             logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=trainer.global_step)
             logger.finalize("success")

@@ -76,7 +76,7 @@ def checkpoint_step(out_dir: Path) -> int:
 @pytest.fixture(scope="module")
 def uninterrupted(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted")
-    return out, train(job(data_root, out))
+    return out, train(job(data_root, out, "checkpoint.keep=true"))
 
 
 # crash before step 3: resume mid-epoch 0 (checkpoint 2); 5: after the epoch's last batch (checkpoint 4);
@@ -94,6 +94,7 @@ def test_resumed_job_ends_like_an_uninterrupted_one(data_root, tmp_path, monkeyp
     resumed = train(job(data_root, tmp_path))
     assert without_timing(resumed) == without_timing(uninterrupted[1])
     assert json.loads((tmp_path / "metrics.json").read_text()) == pytest.approx(resumed)
+    assert not (tmp_path / "checkpoints" / "last.ckpt").exists()  # a finished job drops it (checkpoint.keep=false)
     # the training curve from before the crash is kept beside the resumed one
     assert (tmp_path / "csv" / "metrics.before-resume-1.csv").is_file() == logged
     assert (tmp_path / "csv" / "metrics.csv").is_file()
@@ -102,7 +103,7 @@ def test_resumed_job_ends_like_an_uninterrupted_one(data_root, tmp_path, monkeyp
 def test_rerun_of_a_finished_job_trains_no_more_and_gives_the_same_numbers(data_root, uninterrupted):
     out, first = uninterrupted
     assert checkpoint_step(out) == STEPS  # the final state is kept, not only the last multiple of every_n_steps
-    again = train(job(data_root, out))
+    again = train(job(data_root, out, "checkpoint.keep=true"))
     assert without_timing(again) == without_timing(first)
 
 

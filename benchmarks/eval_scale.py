@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
           f"depth={args.depth} torch_threads={torch.get_num_threads()}")
     print(f"encode: {s['passages']} passages in {s['encode_s']:.1f} s = {s['passages'] / s['encode_s']:.0f} passages/s")
     print(f"search: {s['queries']} queries in {s['search_s']:.2f} s = {s['queries'] / s['search_s']:.1f} queries/s "
-          f"(+ {s['query_encode_s']:.2f} s query encoding)")
+          f"(+ {s['query_encode_s']:.2f} s query encoding, {s['index_build_s']:.2f} s index build)")
     print(f"sanity: ndcg@10={metrics['scale/mono/ndcg@10']:.4f} recall@100={metrics['scale/mono/recall@100']:.4f}")
     print(f"total: {total:.1f} s")
     print(f"peak_rss_gib={peak_rss_gib():.3f}")

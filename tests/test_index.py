@@ -198,7 +198,7 @@ def test_scale_benchmark_runs_the_evaluation_path_and_reports_peak_memory(capsys
     assert module.main(["--passages", "800", "--queries", "20", "--work-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "passages=800 queries=20" in lines[0]
-    assert "passages/s" in lines[1] and "queries/s" in lines[2]
+    assert "passages/s" in lines[1] and "queries/s" in lines[2] and "index build" in lines[2]
     assert lines[-1].startswith("peak_rss_gib=") and float(lines[-1].split("=")[1]) > 0
     assert not any(tmp_path.iterdir())  # the embedding store is removed afterwards
     queries, qrels = module.synthetic_queries(800, 20)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -71,15 +72,23 @@ def use_gpu(spec: IndexSpec) -> bool:
 
 
 def search_store(store: EmbeddingStore, queries: np.ndarray, depth: int, spec: IndexSpec | None = None,
-                 doc_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``depth`` (scores, row ids) per query over ``store``; ids are -1 where fewer were found."""
+                 doc_order: np.ndarray | None = None, timings: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``depth`` (scores, row ids) per query over ``store``; ids are -1 where fewer were found.
+
+    ``timings``, if given, receives ``index_build_s`` (0 for ``flat``, which builds nothing).
+    """
     spec = spec or IndexSpec()
     depth = min(int(depth), store.n)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
+    t0 = time.perf_counter()
     if spec.kind == "flat":
+        if timings is not None:
+            timings["index_build_s"] = 0.0
         scores, ids = _flat(store, queries, depth, spec)
     else:
         index = build_ann_index(store, spec)
+        if timings is not None:
+            timings["index_build_s"] = time.perf_counter() - t0
         scores = np.empty((len(queries), depth), dtype=np.float32)
         ids = np.empty((len(queries), depth), dtype=np.int64)
         for lo in range(0, len(queries), spec.query_chunk):

@@ -6,7 +6,8 @@ Re-running the job into the same output dir resumes from it: Lightning restores
 weights, optimizer, LR schedule and loop counters, :class:`RngState` restores the
 random generators (dropout), and the HybridDataModule's sampler skips the batches
 of the epoch already trained.  So a resumed job ends with the same numbers as one
-that never stopped.  See docs/errors.md, "Resume after a crash".
+that never stopped.  Once metrics.json is written the job drops ``last.ckpt`` unless
+``checkpoint.keep``.  See docs/errors.md, "Resume after a crash".
 """
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def write_frame_atomically(frame, path: Path) -> None:
 
 def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) -> dict[str, float]:
     """Evaluate every benchmark; keep per-query scores for significance tests."""
-    encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=str(cfg.trainer.get("precision", "32")))
+    encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=str(cfg.eval.get("precision") or "32"))
     metrics: dict[str, float] = {}
     for name, bench in benchmarks.items():
         t0 = time.perf_counter()

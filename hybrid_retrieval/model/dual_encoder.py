@@ -32,7 +32,7 @@ class DualEncoder(pl.LightningModule):
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 trace_batches: bool = False):
+                 trace_batches: bool = False, compile: bool = False):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -134,6 +134,8 @@ class DualEncoder(pl.LightningModule):
         """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""
         world = self.trainer.world_size if self._trainer is not None else 1
         self.encoder.get_input_embeddings().sparse = bool(self.hparams.sparse_embeddings) and world == 1
+        if self.hparams.compile and stage == "fit":  # in place, so state_dict keys stay those of the backbone
+            self.encoder.compile(dynamic=True)
 
     def configure_optimizers(self):
         """AdamW; no weight decay on biases, LayerNorm and embedding tables (which makes sparse rows exact)."""

@@ -59,6 +59,22 @@ def isolated_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch's two threads crawl on a busy 2-core machine; exact comparisons hold for any fixed count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def without_timing(metrics: dict) -> dict:
+    """Wall-clock figures (``time/*``, ``train/pairs_per_s``) differ between any two runs; nothing else may."""
+    return {k: v for k, v in metrics.items() if not k.startswith("time/") and k != "train/pairs_per_s"}
+
+
 def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:
     return ["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={out_dir}",
             "data.batch_size=8", "trainer.max_steps=6", "eval.depth=20",

@@ -5,24 +5,12 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
-from conftest import compose_config, smoke_overrides
+from conftest import compose_config, smoke_overrides, without_timing
 from hybrid_retrieval.train import train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Torch's two threads crawl on a busy 2-core machine; determinism holds for any fixed count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def timing_key(key: str) -> bool:
-    """Wall-clock figures (docs/errors.md, "Determinism"): ``time/*`` and ``train/pairs_per_s``."""
-    return key.startswith("time/") or key == "train/pairs_per_s"
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(data_root, out_dir, *extra: str) -> dict:
@@ -33,7 +21,7 @@ def run(data_root, out_dir, *extra: str) -> dict:
 def test_same_config_twice_gives_identical_metrics(data_root, tmp_path):
     first, second = run(data_root, tmp_path / "a"), run(data_root, tmp_path / "b")
     assert first.keys() == second.keys()
-    assert {k: v for k, v in first.items() if not timing_key(k)} == {k: v for k, v in second.items() if not timing_key(k)}
+    assert without_timing(first) == without_timing(second)
     per_query = [pd.read_csv(tmp_path / d / "per_query_xquad_r.csv.gz") for d in ("a", "b")]
     pd.testing.assert_frame_equal(*per_query, check_exact=True)
 

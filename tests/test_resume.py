@@ -14,7 +14,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from conftest import compose_config, smoke_overrides
+from conftest import compose_config, smoke_overrides, without_timing
 from fault_injection import HOLD_ENV
 from hybrid_retrieval import checkpointing
 from hybrid_retrieval.train import train
@@ -26,18 +26,7 @@ SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "eval.
          "eval.metrics=[map,recall@1,recall@10,ndcg@10]"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Torch's two threads crawl on a busy 2-core machine; the comparisons hold for any fixed count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def without_timing(metrics: dict) -> dict:
-    """Wall-clock figures differ between any two runs; everything else must not."""
-    return {k: v for k, v in metrics.items() if not k.startswith("time/") and k != "train/pairs_per_s"}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def job(data_root, out_dir, *extra: str):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from hybrid_retrieval.eval.benchmarks.lareqa import LareqaBenchmark
 from hybrid_retrieval.eval.bias import full_ranks, rank_distance
+from hybrid_retrieval.eval.per_query import scores_frame
 from hybrid_retrieval.eval.metrics import hits_matrix, parse_metric, per_query_metrics
 from hybrid_retrieval.eval.runfiles import write_qrels, write_run
 from hybrid_retrieval.eval.search import build_index, id_order, search
@@ -129,13 +130,4 @@ def _aggregate(key: str, results: list[PairResult]) -> dict[str, float]:
 
 
 def _per_query_frame(key: str, results: list[PairResult]) -> pd.DataFrame:
-    frames = []
-    for r in results:
-        f = pd.DataFrame(r.scores)
-        f.insert(0, "qid", r.qids)
-        f.insert(0, "corpus_lang", r.corpus_lang)
-        f.insert(0, "query_lang", r.query_lang)
-        f.insert(0, "setting", r.setting)
-        f.insert(0, "benchmark", key)
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return scores_frame([(key, r.setting, r.query_lang, r.corpus_lang, r.qids, r.scores) for r in results])

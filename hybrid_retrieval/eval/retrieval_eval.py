@@ -23,6 +23,7 @@ import pandas as pd
 from hybrid_retrieval.eval.embedding_store import EmbeddingStore, encode_to_store
 from hybrid_retrieval.eval.graded import ndcg_at_k
 from hybrid_retrieval.eval.index import IndexSpec, search_store
+from hybrid_retrieval.eval.per_query import scores_frame
 from hybrid_retrieval.eval.metrics import parse_metric, per_query_metrics
 from hybrid_retrieval.eval.runfiles import write_run
 from hybrid_retrieval.eval.search import id_order
@@ -236,13 +237,4 @@ def _aggregate(key: str, setting: str, results: list[SetResult], groups: Mapping
 
 
 def _per_query_frame(key: str, setting: str, results: list[SetResult]) -> pd.DataFrame:
-    frames = []
-    for r in results:
-        f = pd.DataFrame(r.scores)
-        f.insert(0, "qid", r.qids)
-        f.insert(0, "corpus_lang", r.lang)
-        f.insert(0, "query_lang", r.lang)
-        f.insert(0, "setting", setting)
-        f.insert(0, "benchmark", key)
-        frames.append(f)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return scores_frame([(key, setting, r.lang, r.lang, r.qids, r.scores) for r in results])

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, Sequence
 
 from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError, require_file, resolve_root
 from hybrid_retrieval.data.formats import miracl as layout
-from hybrid_retrieval.data.formats.passages import JsonlCorpus, Passage, batched, passage_from_record
+from hybrid_retrieval.data.formats.passages import JsonlCorpus, batched, passage_from_record
 from hybrid_retrieval.data.formats.trec import read_qrels, read_topics
 from hybrid_retrieval.eval.benchmarks.retrieval import RetrievalBenchmark, make_options
 from hybrid_retrieval.eval.retrieval_eval import QuerySet

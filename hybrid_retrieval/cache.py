@@ -5,7 +5,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 CACHE_ENV = "HYBRID_RETRIEVAL_CACHE"
 
@@ -39,16 +40,27 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a text file via temp file + rename, so readers never see a torn file."""
+@contextmanager
+def replaced_atomically(path: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it becomes ``path`` in one rename, on error it is removed.
+
+    Readers (and a job resumed after a kill) never see a torn file. ``suffix`` keeps writers that infer the
+    format from the name (``savefig``, ``np.savez``) writing what we mean.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any other file
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a text file via temp file + rename, so readers never see a torn file."""
+    with replaced_atomically(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

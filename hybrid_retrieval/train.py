@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from pathlib import Path
@@ -17,7 +16,7 @@ from omegaconf import DictConfig
 
 import hybrid_retrieval.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
 import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
-from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.cache import replaced_atomically, write_atomically
 from hybrid_retrieval.checkpointing import JobCheckpoints
 from hybrid_retrieval.validate import validate
 
@@ -38,16 +37,6 @@ def _instantiate_benchmarks(cfg: DictConfig) -> dict[str, Any]:
     return {name: build(node) for name, node in (cfg.eval.get("benchmarks") or {}).items() if node is not None}
 
 
-def write_frame_atomically(frame, path: Path) -> None:
-    """gzip CSV via temp file + rename, like metrics.json: a job killed while writing leaves no torn file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        frame.to_csv(tmp, index=False, compression="gzip")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) -> dict[str, float]:
     """Evaluate every benchmark; keep per-query scores for significance tests."""
     encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=str(cfg.eval.get("precision") or "32"))
@@ -59,7 +48,8 @@ def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) 
                                           depth=int(cfg.eval.depth), runs_dir=runs_dir)
         metrics.update(found)
         if not per_query.empty:
-            write_frame_atomically(per_query, out_dir / f"per_query_{name}.csv.gz")
+            with replaced_atomically(out_dir / f"per_query_{name}.csv.gz") as tmp:
+                per_query.to_csv(tmp, index=False, compression="gzip")
         metrics[f"time/eval_{name}_s"] = time.perf_counter() - t0
     return metrics
 

@@ -11,10 +11,11 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from hybrid_retrieval.cache import replaced_atomically
 
 ENV_VAR = "HYBRID_RETRIEVAL_DATA"
 DEFAULT_ROOT = Path.home() / ".cache" / "hybrid_retrieval" / "data"
@@ -107,18 +108,11 @@ def fetch(remote: RemoteFile, root: Path) -> Path:
     dest = root / remote.relpath
     if dest.is_file() and sha256_of(dest) == remote.sha256:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-    os.close(fd)
-    try:
+    with replaced_atomically(dest) as tmp:
         urllib.request.urlretrieve(remote.url, tmp)
-        got = sha256_of(Path(tmp))
+        got = sha256_of(tmp)
         if got != remote.sha256:
             raise OSError(f"{remote.url}: sha256 {got} does not match the pinned {remote.sha256}")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from hybrid_retrieval.cache import cache_root
+from hybrid_retrieval.cache import cache_root, replaced_atomically
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -62,13 +60,6 @@ class TokenCache:
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in ids], out=offsets[1:])
         flat = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(offsets[-1]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        try:
+        with replaced_atomically(path, suffix=".npz") as tmp:  # concurrent jobs write identical bytes
             np.savez(tmp, flat=flat, offsets=offsets)
-            os.replace(tmp, path)  # concurrent jobs write identical bytes; last rename wins
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return cls(texts, flat, offsets)

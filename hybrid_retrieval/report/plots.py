@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from hybrid_retrieval.cache import replaced_atomically  # noqa: E402
 from hybrid_retrieval.report.aggregate import pretty_metric  # noqa: E402
 
 LOWER_IS_BETTER = ("rank_distance",)
@@ -20,18 +19,12 @@ LOWER_IS_BETTER = ("rank_distance",)
 
 def save_figure(fig, path: Path, dpi: int = 150) -> Path:
     """Write a PNG via temp file + rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
+        with replaced_atomically(Path(path), suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def _draw_metric(ax, agg: pd.DataFrame, metric: str) -> None:

@@ -62,6 +62,28 @@ DATASETS: dict[str, list[RemoteFile]] = {
     }),
 }
 
+# TyDi QA GoldP v1.1 per language: a split of the official files (google-research-datasets/tydiqa)
+# that keeps their records as they are (see the data root's tydiqa-goldp/SOURCE.txt)
+_TYDI = "https://raw.githubusercontent.com/sagorbrur/tydiqa-language-specific/55c6649475e0765f717a6d32a173c6664096a8ce"
+_TYDI_SHA256 = {
+    "dev/arabic": "a53ebb2db172c0e391d2fe499c43ba342d33992cf7bb28733b47147a2057574c",
+    "dev/bengali": "548ef1e26217481aca1a304713350bc4bebb8c0084092ca1c5520a067dede71c",
+    "dev/english": "0a79feb66a13d4e5df8a5e1e8ad40b4a2d6622be6816c2914863b495cf0ee3e4",
+    "dev/finnish": "df0bbe1dc355b33e003728f7408ed47f3403ec3ba50eca35ea58f5c98930cdee",
+    "dev/indonesian": "f77d7d241ae86fe87d2ae2224bd4f52c50d47a380d3febd39a4e379d37789432",
+    "dev/korean": "9bbdc6aa944f7c632eb4b56f9e291d178a4a6c18645c84c2da52604a84a14ed0",
+    "dev/russian": "bcc3d154713c26bd9a6c735087c76cb45f2d39e01b95a0d07ba07503c8737e85",
+    "dev/swahili": "0846933d9b60f1f7532b32641efccecc9ada29bafef5a87c26e740046c858ac9",
+    "dev/telugu": "373255d29d0bbaec24153041ceab057ea99a472fd18eaa3514233abab2074920",
+    "train/english": "ab4317b6f2fcf3367e8890226631deaf3af283ffb5a878fc54ebb0d6b2afe377",
+    "train/korean": "59146463f1f6017dba48bed9ca16148d31d34692172b59ba65859e8e327ee0c0",
+    "train/swahili": "dfeedb0903de73e3cca9294358dd399dcc4d642805a72871a364814ba1dcb27d",
+}
+DATASETS["tydiqa-goldp"] = [
+    RemoteFile(f"tydiqa-goldp/{key}_tydiqa_{key.split('/')[0]}.json",
+               f"{_TYDI}/language_data/{key.split('/')[1]}/{key.split('/')[1]}_tydiqa_{key.split('/')[0]}.json", sha)
+    for key, sha in _TYDI_SHA256.items()]
+
 from hybrid_retrieval.data.miracl_checksums import MIRACL_ORIGIN, MIRACL_SHA256  # noqa: E402  (pure data)
 
 DATASETS["miracl"] = [RemoteFile(rel, f"{MIRACL_ORIGIN}/{rel.split('/', 1)[1]}", sha) for rel, sha in MIRACL_SHA256.items()]

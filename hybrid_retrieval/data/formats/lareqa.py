@@ -9,10 +9,11 @@ what makes items parallel.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hybrid_retrieval.data.formats.squad import iter_paragraphs, load_squad, question_fields
 
 log = logging.getLogger(__name__)
 
@@ -62,37 +63,24 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
     straddle a break.  A file left with no question is an error naming the language.
     """
     path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise LareqaFormatError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}") from err
-    except UnicodeDecodeError:
-        raise LareqaFormatError(f"{path}: not UTF-8 text ({_first_bad_byte(path)})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise LareqaFormatError(f"{path}: expected a SQuAD-style object with a 'data' list")
+    doc = load_squad(path, LareqaFormatError)
     out = LareqaLanguage(lang=lang)
-    for a_idx, article in enumerate(doc["data"]):
-        paragraphs = article.get("paragraphs", []) if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            raise LareqaFormatError(f"{path}: data[{a_idx}]: expected an object with a 'paragraphs' list")
-        for p_idx, para in enumerate(paragraphs):
-            where = f"{path}: data[{a_idx}].paragraphs[{p_idx}]"
-            sentences, breaks, qas = _paragraph_fields(para, where)
-            para_index = len(out._paragraphs)
-            first = len(out.sentences)
-            out._paragraphs.append(list(range(first, first + len(sentences))))
-            for s_idx, text in enumerate(sentences):
-                out.sentence_ids.append(f"{lang}:{a_idx}-{p_idx}-{s_idx}")
-                out.sentences.append(text.strip())
-                out.paragraph_of.append(para_index)
-            for q_idx, qa in enumerate(qas):
-                qid, question, start = _question_fields(qa, f"{where}.qas[{q_idx}]")
-                s = _sentence_containing(breaks, start)
-                if s is None:
-                    out.skipped_questions += 1
-                    continue
-                out.questions.append(Question(qid=qid, text=question.strip(), sentence=first + s))
+    for where, a_idx, p_idx, _, para in iter_paragraphs(doc, path, LareqaFormatError):
+        sentences, breaks, qas = _paragraph_fields(para, where)
+        para_index = len(out._paragraphs)
+        first = len(out.sentences)
+        out._paragraphs.append(list(range(first, first + len(sentences))))
+        for s_idx, text in enumerate(sentences):
+            out.sentence_ids.append(f"{lang}:{a_idx}-{p_idx}-{s_idx}")
+            out.sentences.append(text.strip())
+            out.paragraph_of.append(para_index)
+        for q_idx, qa in enumerate(qas):
+            qid, question, start = question_fields(qa, f"{where}.qas[{q_idx}]", LareqaFormatError)
+            s = _sentence_containing(breaks, start)
+            if s is None:
+                out.skipped_questions += 1
+                continue
+            out.questions.append(Question(qid=qid, text=question.strip(), sentence=first + s))
     if out.skipped_questions:
         log.warning("%s: skipped %d question(s) whose answer lies in no sentence", path, out.skipped_questions)
     if not out.questions:
@@ -101,20 +89,7 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
     return out
 
 
-def _first_bad_byte(path: Path) -> str:
-    """Where a file stops being UTF-8, counted from its start (the decoder's own offset is per chunk)."""
-    raw = path.read_bytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        return f"line {line}, byte offset {err.start}: {err.reason}"
-    return "unknown position"
-
-
-def _paragraph_fields(para: object, where: str) -> tuple[list[str], list[list[int]], list]:
-    if not isinstance(para, dict):
-        raise LareqaFormatError(f"{where}: expected an object, got {type(para).__name__}")
+def _paragraph_fields(para: dict, where: str) -> tuple[list[str], list[list[int]], list]:
     try:
         sentences, breaks, qas = para["sentences"], para["sentence_breaks"], para["qas"]
     except KeyError as err:
@@ -129,15 +104,3 @@ def _paragraph_fields(para: object, where: str) -> tuple[list[str], list[list[in
     if not isinstance(qas, list):
         raise LareqaFormatError(f"{where}: 'qas' must be a list")
     return sentences, breaks, qas
-
-
-def _question_fields(qa: object, where: str) -> tuple[str, str, int]:
-    try:
-        qid, question, start = qa["id"], qa["question"], qa["answers"][0]["answer_start"]  # type: ignore[index]
-    except (KeyError, IndexError, TypeError):
-        raise LareqaFormatError(f"{where}: needs id, question and answers[0].answer_start") from None
-    if not isinstance(question, str):
-        raise LareqaFormatError(f"{where}: question must be a string, got {question!r}")
-    if isinstance(start, bool) or not isinstance(start, int):
-        raise LareqaFormatError(f"{where}: answers[0].answer_start={start!r} must be an integer character offset")
-    return str(qid), question, start

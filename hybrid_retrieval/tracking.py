@@ -7,6 +7,8 @@ merges two jobs into one W&B run.
 """
 from __future__ import annotations
 
+import html
+
 import logging
 import math
 import netrc
@@ -163,8 +165,10 @@ def finish(exit_code: int | None = None) -> None:
 
 
 def log_report(tables: dict[str, Any], images: dict[str, Path], *, project: str, group: str | None,
-               out_dir: Path, entity: str | None = None, mode: str | None = None) -> str | None:
-    """Upload a sweep report (DataFrames as W&B Tables, PNGs as images) as one run of ``job_type=report``."""
+               out_dir: Path, entity: str | None = None, mode: str | None = None,
+               texts: dict[str, str] | None = None) -> str | None:
+    """Upload a sweep report (DataFrames as W&B Tables, PNGs as images, Markdown texts as HTML panels and in
+    the run summary) as one run of ``job_type=report``."""
     import wandb
 
     finish()
@@ -173,6 +177,9 @@ def log_report(tables: dict[str, Any], images: dict[str, Path], *, project: str,
     try:
         run.log({f"report/{k}": wandb.Table(dataframe=v.reset_index(drop=True)) for k, v in tables.items()})
         run.log({f"report/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
+        for k, text in (texts or {}).items():
+            run.log({f"report/{k}": wandb.Html(f"<pre>{html.escape(text)}</pre>")})
+            run.summary[f"report/{k}"] = text
         return str(run.settings.sync_dir)
     finally:
         finish()

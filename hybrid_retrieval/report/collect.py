@@ -17,10 +17,12 @@ import yaml
 from hybrid_retrieval.job_status import read_status
 
 # Columns that describe a job; every other column of the jobs table is a metric.
-INFO_COLUMNS = ["job", "path", "status", "error", "overrides", "config", "group", "cross_ratio", "model",
-                "model_size", "languages", "seed", "logger", "sweep_dir", "wandb_project"]
+INFO_COLUMNS = ["job", "path", "status", "error", "overrides", "config", "group", "reference", "cross_ratio",
+                "model", "model_size", "languages", "seed", "max_steps", "logger", "sweep_dir", "wandb_project"]
 SEED_KEYS = ("seed",)
 RATIO_KEY = "data.cross_ratio"
+# Overrides that never make a configuration: output places, and what marks an evaluation-only job.
+NOT_AXES = ("paths.", "hydra.", "trainer.max_steps", "save_encoder", "reference", "+reference")
 
 
 def find_job_dirs(roots: Iterable[Path]) -> list[Path]:
@@ -43,7 +45,9 @@ def load_jobs(roots: Iterable[Path]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     _label_configurations(frame)
     metric_cols = sorted(c for c in frame.columns if c not in INFO_COLUMNS and not c.startswith("_"))
-    return frame[INFO_COLUMNS + metric_cols + ["_override_map"]]
+    out = frame[INFO_COLUMNS + metric_cols + ["_override_map", "_benchmarks", "_optimized_metric"]]
+    out.attrs["axes"] = frame.attrs["axes"]
+    return out
 
 
 def metric_columns(jobs: pd.DataFrame) -> list[str]:
@@ -86,11 +90,15 @@ def _job_row(job_dir: Path, roots: list[Path]) -> dict:
         "model_size": _float(model.get("size")),
         "languages": ",".join(map(str, data.get("languages") or [])),
         "seed": cfg.get("seed"),
+        "max_steps": _float((cfg.get("trainer") or {}).get("max_steps")),
         "logger": "wandb" if "tracking" in str(logger.get("_target_", "")) else str(logger.get("_target_", "")).rsplit(".", 1)[-1],
         "sweep_dir": str((hydra_cfg.get("sweep") or {}).get("dir", "")),
         "wandb_project": logger.get("project") if "tracking" in str(logger.get("_target_", "")) else None,
         "_override_map": dict(_split_override(o) for o in overrides),
+        "_benchmarks": {k: v for k, v in ((cfg.get("eval") or {}).get("benchmarks") or {}).items() if v},
+        "_optimized_metric": cfg.get("optimized_metric"),
     }
+    row["reference"] = row["max_steps"] == 0  # evaluation only: the zero-shot backbone
     metrics_file = job_dir / "metrics.json"
     if metrics_file.is_file():
         try:
@@ -100,15 +108,26 @@ def _job_row(job_dir: Path, roots: list[Path]) -> dict:
     return row
 
 
+def swept_keys(frame: pd.DataFrame) -> list[str]:
+    """The configuration axes: override keys whose value differs between trained jobs, in the order
+    the overrides name them (seed is the replicate axis, not a configuration axis)."""
+    maps = [m for m, ref in zip(frame["_override_map"], frame["reference"]) if not ref]
+    keys = list(dict.fromkeys(k for m in maps for k in m))
+    return [k for k in keys if len({m.get(k) for m in maps}) > 1 and k not in SEED_KEYS
+            and not k.startswith(NOT_AXES)]
+
+
 def _label_configurations(frame: pd.DataFrame) -> None:
-    """``config``: the overrides that vary between jobs, seed excepted (the seeds of one configuration
-    are averaged); ``group``: the same without the cross ratio (what a ratio is compared within)."""
-    maps = frame["_override_map"].tolist()
-    keys = sorted({k for m in maps for k in m})
-    varying = [k for k in keys if len({m.get(k) for m in maps}) > 1 and not k.startswith(("paths.", "hydra."))]
-    config_keys = [k for k in varying if k not in SEED_KEYS]
-    frame["config"] = [_label(m, config_keys) for m in maps]
-    frame["group"] = [_label(m, [k for k in config_keys if k != RATIO_KEY]) for m in maps]
+    """``config``: the swept overrides (seed excepted: the seeds of one configuration are averaged);
+    ``group``: the same without the first axis (the x axis of the plots). A zero-shot reference job
+    is labelled by its backbone, whatever else its overrides say."""
+    axes = swept_keys(frame)
+    frame.attrs["axes"] = axes
+    labels, groups = [], []
+    for m, ref, model in zip(frame["_override_map"], frame["reference"], frame["model"]):
+        labels.append(f"zero-shot {m.get('model', model)}" if ref else _label(m, axes))
+        groups.append("reference" if ref else _label(m, axes[1:]))
+    frame["config"], frame["group"] = labels, groups
 
 
 def _label(overrides: dict, keys: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""Figures for a paper: metrics against the cross ratio with seed error bars, and language-pair heatmaps."""
+"""Figures for a paper: metrics along any swept axis with seed error bars and the zero-shot backbone
+dashed, and language-pair heatmaps."""
 from __future__ import annotations
 
 import math
@@ -12,9 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hybrid_retrieval.cache import replaced_atomically  # noqa: E402
-from hybrid_retrieval.report.aggregate import pretty_metric  # noqa: E402
-
-LOWER_IS_BETTER = ("rank_distance",)
+from hybrid_retrieval.report.headline import pretty_metric  # noqa: E402
 
 
 def save_figure(fig, path: Path, dpi: int = 150) -> Path:
@@ -27,47 +26,67 @@ def save_figure(fig, path: Path, dpi: int = 150) -> Path:
     return Path(path)
 
 
-def _draw_metric(ax, agg: pd.DataFrame, metric: str) -> None:
-    measured = agg[agg[f"{metric}:mean"].notna()]
+def _draw_metric(ax, agg: pd.DataFrame, metric: str, axis, lower: bool = False) -> None:
+    """One line per group along ``axis`` (error bars: std over seeds); zero-shot references dashed."""
+    col = f"axis:{axis.key}"
+    measured = agg[agg[f"{metric}:mean"].notna() & ~agg["reference"].astype(bool)]
+    measured = measured[measured[col].isin(axis.values)]
     groups = list(dict.fromkeys(measured["group"]))
     for group in groups:
-        sub = measured[measured["group"] == group].sort_values("cross_ratio")
-        std = sub[f"{metric}:std"].fillna(0.0)
-        ax.errorbar(sub["cross_ratio"], sub[f"{metric}:mean"], yerr=std, marker="o", capsize=4, linewidth=1.5,
-                    label=None if group == "all" else group)
-    ax.set_xlabel("cross-lingual batch share (cross_ratio)")
+        sub = measured[measured["group"] == group]
+        x = [axis.position(v) for v in sub[col]]
+        order = np.argsort(x)
+        std = sub[f"{metric}:std"].fillna(0.0).to_numpy()[order]
+        ax.errorbar(np.array(x)[order], sub[f"{metric}:mean"].to_numpy()[order], yerr=std, marker="o", capsize=4,
+                    linewidth=1.5, label=None if group == "all" else group)
+    refs = agg[agg["reference"].astype(bool) & agg[f"{metric}:mean"].notna()]
+    for i, (_, ref) in enumerate(refs.iterrows()):
+        backbone = ref["config"].removeprefix("zero-shot ")
+        if axis.key == "model" and backbone in axis.values:  # a backbone axis: the reference sits at its backbone
+            ax.plot([axis.position(backbone)], [ref[f"{metric}:mean"]], marker="s", linestyle="none",
+                    color="0.35", label="zero-shot" if i == 0 else None)
+        else:
+            ax.axhline(ref[f"{metric}:mean"], linestyle="--", color="0.35", linewidth=1.2, label=ref["config"])
+    if axis.key == "model" and len(refs) > 1:
+        pts = sorted((axis.position(r["config"].removeprefix("zero-shot ")), r[f"{metric}:mean"])
+                     for _, r in refs.iterrows() if r["config"].removeprefix("zero-shot ") in axis.values)
+        if pts:
+            ax.plot(*zip(*pts), linestyle="--", color="0.35", linewidth=1.2)
+    ax.set_xlabel(axis.key)
     ax.set_ylabel(pretty_metric(metric))
-    lower = any(metric.endswith(k) for k in LOWER_IS_BETTER)
     ax.set_title(f"{pretty_metric(metric)} ({'lower' if lower else 'higher'} is better)", fontsize=10)
-    ax.set_xticks(sorted(measured["cross_ratio"].dropna().unique()))
+    ax.set_xticks([axis.position(v) for v in axis.values], list(axis.values),
+                  rotation=0 if axis.numeric or max(map(len, axis.values)) < 10 else 30, fontsize=8)
     ax.grid(alpha=0.3)
-    if len(groups) > 1:
+    if len(groups) > 1 or len(refs):
         ax.legend(fontsize=7)
 
 
 def _seed_note(agg: pd.DataFrame) -> str:
-    n = agg.loc[agg["n_complete"] > 0, "n_complete"]
+    n = agg.loc[(agg["n_complete"] > 0) & ~agg["reference"].astype(bool), "n_complete"]
     if n.empty or n.max() <= 1:
         return "one seed per point (no error bars)"
     counts = f"{n.min()}" if n.min() == n.max() else f"{n.min()}–{n.max()}"
     return f"mean ± std over seeds (n = {counts} per point)"
 
 
-def plot_metric_vs_ratio(agg: pd.DataFrame, metric: str, path: Path) -> Path:
+def plot_metric(agg: pd.DataFrame, metric: str, axis, path: Path, lower: bool = False) -> Path:
     fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    _draw_metric(ax, agg, metric)
-    fig.suptitle(f"{metric.split('/')[0]}: {_seed_note(agg)}", fontsize=8, y=0.02, va="bottom")
-    fig.subplots_adjust(bottom=0.2)
+    _draw_metric(ax, agg, metric, axis, lower)
+    fig.suptitle(f"{metric.split('/')[0]}: {_seed_note(agg)}; dashed: zero-shot", fontsize=8, y=0.02, va="bottom")
+    fig.subplots_adjust(bottom=0.22)
     return save_figure(fig, path)
 
 
-def plot_overview(agg: pd.DataFrame, metrics: list[str], path: Path, title: str) -> Path:
-    """All headline metrics of one benchmark as panels of one figure."""
+def plot_overview(agg: pd.DataFrame, metrics: list[str], axis, path: Path, title: str,
+                  lower: dict[str, bool] | None = None) -> Path:
+    """All headline metrics of one benchmark along one axis, as panels of one figure."""
+    lower = lower or {}
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.3 * rows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
-        _draw_metric(ax, agg, metric)
+        _draw_metric(ax, agg, metric, axis, lower.get(metric, False))
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     fig.suptitle(f"{title} — {_seed_note(agg)}", fontsize=11)

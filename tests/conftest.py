@@ -56,6 +56,8 @@ def isolated_cache(tmp_path_factory):
     if not os.environ.get("HYBRID_RETRIEVAL_CACHE"):
         os.environ["HYBRID_RETRIEVAL_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ.setdefault("WANDB_MODE", "offline")
+    # a missing benchmark file is an error in tests, never a download (tests/test_download.py turns it on)
+    os.environ.setdefault("HYBRID_RETRIEVAL_DOWNLOAD", "never")
     yield
 
 
@@ -77,8 +79,8 @@ def without_timing(metrics: dict) -> dict:
 
 def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:
     return ["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={out_dir}",
-            "data.batch_size=8", "trainer.max_steps=6", "eval.depth=20",
-            "eval.metrics=[map,recall@1,recall@10,mrr@10,ndcg@10]"]
+            "data.batch_size=8", "trainer.max_steps=6", "eval.benchmarks.xquad_r.depth=20",
+            "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10,mrr@10,ndcg@10]"]
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

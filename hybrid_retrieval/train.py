@@ -19,6 +19,10 @@ import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
 from hybrid_retrieval.cache import replaced_atomically, write_atomically
 from hybrid_retrieval.checkpointing import JobCheckpoints
 from hybrid_retrieval.validate import validate
+from hybrid_retrieval import quiet, train_progress
+from hybrid_retrieval.data.download import set_policy as set_download_policy
+from hybrid_retrieval.disk import dir_mb
+from hybrid_retrieval.headline import headline_line
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +42,13 @@ def _instantiate_benchmarks(cfg: DictConfig) -> dict[str, Any]:
 
 
 def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) -> dict[str, float]:
-    """Evaluate every benchmark; keep per-query scores for significance tests."""
-    encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=str(cfg.eval.get("precision") or "32"))
+    """Evaluate every benchmark under its own protocol (metrics, depth, precision); keep per-query scores."""
     metrics: dict[str, float] = {}
     for name, bench in benchmarks.items():
         t0 = time.perf_counter()
+        encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=bench.protocol.precision)
         runs_dir = out_dir / "runs" if cfg.eval.get("save_runs") else None
-        found, per_query = bench.evaluate(encoder, settings=list(cfg.eval.settings), metrics=list(cfg.eval.metrics),
-                                          depth=int(cfg.eval.depth), runs_dir=runs_dir)
+        found, per_query = bench.evaluate(encoder, runs_dir=runs_dir)
         metrics.update(found)
         if not per_query.empty:
             with replaced_atomically(out_dir / f"per_query_{name}.csv.gz") as tmp:
@@ -54,8 +57,20 @@ def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) 
     return metrics
 
 
+def optimized_metric(cfg: DictConfig) -> str | None:
+    """The metrics.json key a job returns to Hydra: ``optimized_metric``, else the first benchmark's first headline."""
+    if cfg.get("optimized_metric"):
+        return str(cfg.optimized_metric)
+    for name, node in (cfg.eval.get("benchmarks") or {}).items():
+        if node is not None and node.get("headline"):
+            return f"{name}/{node.headline[0]}"
+    return None
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Run one job and return its flat metrics (also written to ``<output_dir>/metrics.json``)."""
+    quiet.silence_third_party()
+    set_download_policy(cfg.paths.get("download"))  # a missing benchmark file is fetched on first use, or not
     validate(cfg)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -70,7 +85,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     logger = build(cfg.logger) if cfg.get("logger") else False
     if ckpt_path:
         checkpoints.keep_earlier_log(logger)
-    trainer: pl.Trainer = build(cfg.trainer, logger=logger, **checkpoints.trainer_kwargs())
+    trainer_kwargs = checkpoints.trainer_kwargs()
+    progress_kwargs = train_progress.trainer_kwargs(cfg)  # log lines off a terminal (step, loss, pairs/s, ETA)
+    trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), *progress_kwargs.pop("callbacks")]
+    trainer: pl.Trainer = build(cfg.trainer, logger=logger, **trainer_kwargs, **progress_kwargs)
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
 
     if steps != 0:
@@ -78,8 +96,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         try:
             with warnings.catch_warnings():  # the HybridBatchSampler does resume mid-epoch exactly (checkpointing.py)
                 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
-                # weights_only=False: the job's own checkpoint, whose hparams may hold config objects
-                trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=False)
+                # weights_only=True: checkpoints are plain data; a tampered one is refused (checkpoint_safety.py)
+                trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except FloatingPointError as err:
             raise FloatingPointError(f"training stopped: {err}; {checkpoints.stopped_message()}") from err
         train_s = time.perf_counter() - t1
@@ -87,7 +105,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         batches = checkpoints.record.batches  # this process's batches: a resumed job's time covers only those
         metrics.update({
             "train/steps": float(trainer.global_step),
-            "train/cross_batch_fraction": model.cross_batch_fraction,
+            # train/batch_share/<kind> and train/cross_batch_fraction over the whole run (resumes included)
+            **checkpoints.record.counts.metrics(list(datamodule.batch_kinds)),
             "train/pairs_per_s": batches * datamodule.batch_size * trainer.world_size / train_s if train_s else math.nan,
             "time/train_s": train_s,
         })
@@ -97,6 +116,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             model.save_encoder(out_dir / "encoder")
     if trainer.is_global_zero:
         metrics.update(evaluate(model, benchmarks, cfg, out_dir))
+        # what the job leaves behind: last.ckpt goes once metrics.json is written, unless checkpoint.keep
+        keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))
+        metrics["disk/job_mb"] = dir_mb(out_dir, skip=() if keep_ckpt else ("checkpoints",))
         write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
         checkpoints.finish()
         if logger:
@@ -105,5 +127,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
             from hybrid_retrieval.tracking import finish_run  # W&B: config, summary, per-pair table, finish
             finish_run(logger, cfg, metrics, out_dir)
         log.info("metrics written to %s", out_dir / "metrics.json")
+        log.info("%s", headline_line(metrics, cfg))
     return metrics
 

@@ -22,8 +22,8 @@ from hybrid_retrieval.train import train
 ROOT = Path(__file__).resolve().parents[1]
 # epochs of 4 batches, a checkpoint every 2 steps: resumes from mid-epoch and from an epoch's last batch
 STEPS, EVERY = 8, 2
-SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "eval.settings=[mono]",
-         "eval.metrics=[map,recall@1,recall@10,ndcg@10]"]
+SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "eval.benchmarks.xquad_r.settings=[mono]",
+         "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10,ndcg@10]"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -59,7 +59,7 @@ def crash_at(monkeypatch, step: int) -> None:
 
 
 def checkpoint_step(out_dir: Path) -> int:
-    return int(torch.load(out_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"])
+    return int(torch.load(out_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"])
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_rerun_of_a_finished_job_trains_no_more_and_gives_the_same_numbers(data_
 # --- non-finite loss -------------------------------------------------------------------------
 
 def assert_good_checkpoint(out_dir: Path, step: int) -> None:
-    state = torch.load(out_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    state = torch.load(out_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == step
     assert all(torch.isfinite(t).all() for t in state["state_dict"].values())
 

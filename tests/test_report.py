@@ -13,7 +13,7 @@ from hybrid_retrieval.job_status import write_status
 from hybrid_retrieval.report.aggregate import aggregate, headline_metrics
 from hybrid_retrieval.report.cli import main as report_main
 from hybrid_retrieval.report.collect import load_jobs
-from hybrid_retrieval.report.significance import holm, paired_randomisation_test, significance_table
+from hybrid_retrieval.report.significance import holm, paired_randomisation_test
 from hybrid_retrieval.report.build import build_report
 
 LANGS = ("de", "en", "es")
@@ -106,7 +106,7 @@ def test_jobs_table_has_status_overrides_and_labels(sweep):
     assert "FloatingPointError" in jobs["error"].iloc[6]
     # the configuration is what varies between jobs, seed and paths left out
     assert jobs["config"].tolist()[:2] == ["data.cross_ratio=0"] * 2
-    assert set(jobs["group"]) == {"all"}
+    assert set(jobs["group"]) == {"all"} and not jobs["reference"].any()
     assert jobs["overrides"].iloc[0].startswith("experiment=smoke paths.data_dir=/data/0")
 
 
@@ -126,7 +126,7 @@ def test_single_seed_has_no_std(tmp_path):
     assert agg["xquad_r/mono/map:std"].isna().all()
 
 
-def test_headline_metrics_order():
+def test_headline_metrics_order_of_old_runs():
     cols = ["xquad_r/multi/recall@10", "xquad_r/multi/recall@1", "xquad_r/mono/map", "xquad_r/multi/map",
             "xquad_r/cross/map", "xquad_r/multi/rank_distance", "xquad_r/mono/map/de"]
     assert headline_metrics(cols, "xquad_r") == ["xquad_r/mono/map", "xquad_r/cross/map", "xquad_r/multi/map",
@@ -134,18 +134,26 @@ def test_headline_metrics_order():
                                                  "xquad_r/multi/recall@10"]
 
 
-def test_significance_table_compares_each_ratio_with_both_baselines(sweep):
+def test_comparisons_each_ratio_against_both_ends_with_seed_aware_test(sweep):
+    from hybrid_retrieval.report.axes import find_axes
     from hybrid_retrieval.report.collect import load_per_query
+    from hybrid_retrieval.report.comparisons import comparison_table
+    from hybrid_retrieval.report.headline import benchmark_specs
 
     jobs = load_jobs([sweep])
-    table = significance_table(jobs, lambda p, b: load_per_query(Path(p), b), ["xquad_r"],
-                               tests=(("mono", "map"), ("cross", "map")), n_resamples=2000)
-    pairs = set(zip(table["cross_ratio"], table["baseline"]))
-    assert pairs == {(0.5, 0.0), (1.0, 0.0), (0.5, 1.0)}  # 1 vs 0 once, never a baseline against itself
-    row = table[(table["cross_ratio"] == 0.5) & (table["baseline"] == 0.0) & (table["setting"] == "mono")].iloc[0]
-    assert row["n_queries"] == len(LANGS) * N_QUESTIONS and row["n_seeds"] == 2
-    assert row["diff"] == pytest.approx(0.2, abs=0.01) and row["significant"]
-    same = table[(table["cross_ratio"] == 1.0) & (table["baseline"] == 0.0)]
+    axes = find_axes(jobs)
+    assert [(a.key, a.values, a.baselines) for a in axes] == [("data.cross_ratio", ("0", "0.5", "1"), ("0", "1"))]
+    specs = benchmark_specs(jobs)
+    assert specs["xquad_r"].headline == ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
+    assert specs["xquad_r"].parallel and not specs["xquad_r"].declared
+    table = comparison_table(jobs, axes, specs, lambda p, b: load_per_query(Path(p), b))
+    pairs = set(zip(table["value"], table["baseline"]))
+    assert pairs == {("0.5", "0"), ("1", "0"), ("0.5", "1")}  # 1 vs 0 once, never a baseline against itself
+    row = table[(table["value"] == "0.5") & (table["baseline"] == "0") & (table["metric"] == "mono/map")].iloc[0]
+    assert row["n_clusters"] == N_QUESTIONS  # a question in its three languages is one unit
+    assert row["kind"] == "recipes" and (row["n_seeds"], row["n_baseline_seeds"]) == (2, 2)
+    assert row["diff"] == pytest.approx(0.2, abs=0.01) and row["ci_low"] > 0.1 and row["better"]
+    same = table[(table["value"] == "1") & (table["baseline"] == "0") & (table["metric"] == "mono/map")]
     assert (same["p"] > 0.05).all() and not same["significant"].any()
     np.testing.assert_allclose(table["p_holm"], holm(table["p"]))
 
@@ -159,12 +167,15 @@ def test_build_report_writes_tables_plots_and_lists_the_failed_job(sweep, tmp_pa
     md = (out / "summary.md").read_text()
     assert "0.650 ± 0.071" in md  # mono mAP at ratio 0.5 over its two complete seeds
     assert "Jobs that did not complete" in md and "FloatingPointError" in md
-    for name in ("xquad_r_vs_cross_ratio", "xquad_r_multi_map_vs_cross_ratio", "xquad_r_multi_rank_distance_vs_cross_ratio",
-                 "xquad_r_multi_recall10_vs_cross_ratio", "xquad_r_language_pairs_map"):
+    for name in ("xquad_r_vs_data_cross_ratio", "xquad_r_multi_map_vs_data_cross_ratio",
+                 "xquad_r_multi_rank_distance_vs_data_cross_ratio", "xquad_r_multi_recall10_vs_data_cross_ratio",
+                 "xquad_r_language_pairs_map"):
         assert report.plots[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.rglob(".*tmp-*"))  # atomic writes leave no temp files behind
     sig = pd.read_csv(out / "significance.csv")
     assert len(sig) == 3 * 4  # three comparisons x (mono, cross, multi mAP; rank distance)
+    assert "the paper's table" in md and "hybrid 0.5" in md and "X-X (paper, XLM-R)" in md
+    assert "## Findings" in md and (out / "findings.md").is_file()
 
 
 def test_cli_heatmap_jobs_and_errors(sweep, tmp_path, capsys):

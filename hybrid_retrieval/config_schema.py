@@ -131,6 +131,9 @@ class LossSchema:
 class ModelSchema:
     """Keys of :class:`~hybrid_retrieval.model.dual_encoder.DualEncoder`."""
 
+    batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
+    language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
+    code_switch_rate: float = checked(0.5, between(0, 1))  # recipe=code_switched: P(a translatable word is switched)
     _target_: str = "hybrid_retrieval.model.dual_encoder.DualEncoder"
     name: str = MISSING
     size: int = checked(0, at_least(0))  # parameters

@@ -111,13 +111,33 @@ def check_grad_cache(cfg: DictConfig) -> None:
                               f"steps cannot be clipped or accumulated by Lightning; unset one of the two "
                               f"(a larger data.batch_size is what accumulation would give)")
 
+    """Every batch kind in use (share not 0) must have the training languages it needs (``min_languages``)."""
+    from hydra.utils import get_class
+
 
 def check_cross_lingual_languages(cfg: DictConfig) -> None:
     data = cfg.data
     ratio, langs = float(data.cross_ratio), list(data.languages)
-    if ratio > 0 and len(set(langs)) < 2:
-        raise ConfigError(f"data.cross_ratio={ratio} needs at least two training languages, "
-                          f"but data.languages={langs}; add a language or set data.cross_ratio=0")
+    kinds = data.get("batch_kinds") or {}
+    if not kinds and ratio > 0 and len(set(langs)) < 2:  # no recipe: the datamodule's own hybrid default
+        kinds = {"cross": {"_target_": "hybrid_retrieval.data.batch_kinds.CrossLingual", "share": ratio}}
+    for name, kind in kinds.items():
+        share = kind.get("share")
+        if share == 0 or not kind.get("_target_"):
+            continue
+        try:
+            needed = int(getattr(get_class(kind["_target_"]), "min_languages", 1))
+        except Exception as err:  # an unknown class: say which key names it
+            raise ConfigError(f"data.batch_kinds.{name}._target_={kind['_target_']!r}: cannot import it ({err})") from None
+        if len(set(langs)) >= needed:
+            continue
+        if OmegaConf.is_config(kind) and OmegaConf.is_interpolation(kind, "share") \
+                and "data.cross_ratio" in str(kind._get_node("share")._value()):
+            raise ConfigError(f"data.cross_ratio={ratio} needs at least two training languages, "
+                              f"but data.languages={langs}; add a language or set data.cross_ratio=0")
+        raise ConfigError(f"data.batch_kinds.{name} ({kind['_target_'].rsplit('.', 1)[-1]}, share {share}) needs at "
+                          f"least {needed} training languages, but data.languages={langs}; add a language or "
+                          f"choose another recipe")
 
 
 def check_data_root(cfg: DictConfig) -> None:

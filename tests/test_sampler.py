@@ -33,7 +33,7 @@ def sampler(avail=AVAIL, batch_size=8, cross_ratio=0.5, cross_mode="per_sample",
 
 
 def batch_pairs(samples) -> set[tuple[int, int]]:
-    return {(q, p) for _, q, p in samples}
+    return {(q, p) for _, q, p, _ in samples}
 
 
 # ---------------------------------------------------------------- batch composition
@@ -47,12 +47,12 @@ def test_mono_batches_are_homogeneous(cross_mode):
             if plan.cross:
                 continue
             n_mono += 1
-            assert all(q == p for _, q, p in plan.samples)
-            langs = {q for _, q, _ in plan.samples}
+            assert all(q == p for _, q, p, _ in plan.samples)
+            langs = {q for _, q, _, _ in plan.samples}
             assert len(langs) == 1
             lang = langs.pop()
             assert lang != RARE  # only 12 items: never enough for a batch of 16
-            assert all(AVAIL[i, lang] for i, _, _ in plan.samples)
+            assert all(AVAIL[i, lang] for i, _, _, _ in plan.samples)
             mono_langs.add(lang)
     assert n_mono > 0
     assert mono_langs == {0, 1, 2}  # every language with enough items gets monolingual batches
@@ -67,7 +67,7 @@ def test_cross_batches_pair_two_available_languages(cross_mode):
             if not plan.cross:
                 continue
             n_cross += 1
-            for i, q, p in plan.samples:
+            for i, q, p, _ in plan.samples:
                 assert q != p
                 assert AVAIL[i, q] and AVAIL[i, p], (i, q, p)
             pairs = batch_pairs(plan.samples)
@@ -89,7 +89,7 @@ def test_no_item_twice_in_a_global_batch(cross_mode, num_replicas):
     s = sampler(cross_mode=cross_mode, num_replicas=num_replicas, num_batches=60)
     for epoch in range(5):
         for plan in s.plan(epoch):
-            items = [i for i, _, _ in plan.samples]
+            items = [i for i, _, _, _ in plan.samples]
             assert len(items) == 8 * num_replicas
             assert len(set(items)) == len(items)
 
@@ -101,7 +101,7 @@ def test_no_item_twice_with_pool_just_one_batch_large():
     avail[:16, 1] = True
     s = sampler(avail, batch_size=8, cross_ratio=1.0, cross_mode="per_batch", num_replicas=2, num_batches=30)
     for plan in s.plan(0):
-        assert sorted(i for i, _, _ in plan.samples) == list(range(16))
+        assert sorted(i for i, _, _, _ in plan.samples) == list(range(16))
 
 
 # ---------------------------------------------------------------- ratio
@@ -190,14 +190,14 @@ def test_ranks_agree_and_partition_the_global_batch(cross_mode, num_replicas):
             kinds = set()
             for part in step:
                 assert len(part) == 8
-                kinds.add(all(q != p for _, q, p in part))
-                assert all(q == p for _, q, p in part) or all(q != p for _, q, p in part)
+                kinds.add(all(q != p for _, q, p, _ in part))
+                assert all(q == p for _, q, p, _ in part) or all(q != p for _, q, p, _ in part)
             assert kinds == {plan.cross}
             if not plan.cross:
-                assert len({q for part in step for _, q, _ in part}) == 1  # one language on every rank
+                assert len({q for part in step for _, q, _, _ in part}) == 1  # one language on every rank
             elif cross_mode == "per_batch":
-                assert len({(q, p) for part in step for _, q, p in part}) == 1  # one pair on every rank
-            item_sets = [{i for i, _, _ in part} for part in step]
+                assert len({(q, p) for part in step for _, q, p, _ in part}) == 1  # one pair on every rank
+            item_sets = [{i for i, _, _, _ in part} for part in step]
             assert sum(map(len, item_sets)) == len(set().union(*item_sets))  # disjoint across ranks
             assert [x for part in step for x in part] == list(plan.samples)
             saw.add((plan.cross, len(batch_pairs(plan.samples))))
@@ -212,7 +212,7 @@ def test_single_language_epoch_uses_each_item_at_most_once(num_replicas):
     for batch_size in (10, 7):
         s = sampler(avail, batch_size=batch_size, cross_ratio=0.0, num_replicas=num_replicas)
         for epoch in range(3):
-            items = [i for p in s.plan(epoch) for i, _, _ in p.samples]
+            items = [i for p in s.plan(epoch) for i, _, _, _ in p.samples]
             assert len(items) == len(set(items)) == len(s) * batch_size * num_replicas
         if 300 % (batch_size * num_replicas) == 0:
             assert len(items) == 300  # the epoch is exactly one pass
@@ -235,7 +235,7 @@ def test_items_not_reused_before_their_pool_is_exhausted(cross_mode):
     for epoch in range(3):
         seen: set[int] = set()
         for plan in s.plan(epoch):
-            for i, q, p in plan.samples:
+            for i, q, p, _ in plan.samples:
                 if i in seen:
                     reuses += 1
                     assert pool(plan, q, p) <= seen, (epoch, i, q, p)
@@ -276,7 +276,7 @@ def test_cross_needs_languages_sharing_a_global_batch_of_items():
 
 def test_single_language_monolingual_is_valid():
     s = sampler(np.ones((50, 1), dtype=bool), cross_ratio=0.0)
-    assert all(q == p == 0 for b in s for _, q, p in b)
+    assert all(q == p == 0 for b in s for _, q, p, _ in b)
 
 
 # ---------------------------------------------------------------- DataLoader plumbing
@@ -300,7 +300,7 @@ def test_dataloader_with_pair_dataset():
     for rows, samples in zip(loader, list(s)):
         n += 1
         assert len(rows) == 4
-        for row, (item, q, p) in zip(rows, samples):
+        for row, (item, q, p, _) in zip(rows, samples):
             name = corpus.items[item]
             assert row["query"] == f"question {int(name[2:])} in {langs[q]}"
             assert row["positive"] == f"answer {int(name[2:])} in {langs[p]}"

@@ -59,6 +59,9 @@ class PairCollator:
         return pad_ids(seqs, self.tokenizer.pad_token_id or 0)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        kinds = {r.get("kind") for r in rows}
+        if len(kinds) > 1:
+            raise ValueError(f"a batch mixes batch kinds {sorted(map(str, kinds))}; the sampler gives one kind per batch")
         passages = [r["positive"] for r in rows] + [n for r in rows for n in r["negatives"]]
         passage_ids = [r["positive_id"] for r in rows] + [n for r in rows for n in r["negative_ids"]]
         keys = torch.tensor([passage_key(pid) for pid in passage_ids], dtype=torch.long)
@@ -66,7 +69,8 @@ class PairCollator:
             "query": self._tokenize([r["query"] for r in rows], "query"),
             "passage": self._tokenize(passages, "passage"),
             "passage_keys": keys,  # equal keys = same passage text, masked as false negatives
-            "is_cross": torch.tensor(any(r["query_lang"] != r["passage_lang"] for r in rows)),
+            "kind": kinds.pop(),  # the batch kind's name (data/batch_kinds.py), counted by TrainingRecord
+            "is_cross": torch.tensor(any(r["query_lang"] != r["passage_lang"] for r in rows)),  # any pair cross-lingual
             "query_lang": torch.tensor([r["query_lang"] for r in rows]),  # language indices (batch traces)
             "passage_lang": torch.tensor([r["passage_lang"] for r in rows]),
         }

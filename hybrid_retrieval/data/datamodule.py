@@ -1,60 +1,85 @@
-"""HybridDataModule: corpus -> hybrid batch sampler -> collated batches."""
+"""HybridDataModule: corpus -> batch sampler (batch kinds) -> per-kind transforms -> collated batches."""
 from __future__ import annotations
 
-from typing import Any, Callable
+import zlib
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from hybrid_retrieval.data.batch_kinds import BatchKind
 from hybrid_retrieval.data.corpus import ParallelCorpus
-from hybrid_retrieval.data.sampler import HybridBatchSampler, Sample
+from hybrid_retrieval.data.sampler import HybridBatchSampler, Sample, hybrid_kinds
 
 
 class PairDataset(Dataset):
-    """Map-style dataset indexed by sampler tuples (item, query_lang, passage_lang)."""
+    """Map-style dataset indexed by sampler samples (item, query_lang, passage_lang, kind).
 
-    def __init__(self, corpus: ParallelCorpus, hard_negatives: int = 0, seed: int = 0):
+    A row keeps its sample's kind, and the kind may rewrite the row's texts
+    (``BatchKind.transform``, e.g. code-switching) with a generator seeded by
+    (seed, sample), so a sample reads the same on every rank and every resume.
+    """
+
+    def __init__(self, corpus: ParallelCorpus, hard_negatives: int = 0, seed: int = 0,
+                 kinds: Mapping[str, BatchKind] | None = None):
         self.corpus, self.hard_negatives, self.seed = corpus, hard_negatives, seed
+        self.kinds = dict(kinds or {})
 
     def __len__(self) -> int:
         return len(self.corpus)
 
     def __getitem__(self, sample: Sample) -> dict[str, Any]:
-        item, q_lang, p_lang = sample
+        item, q_lang, p_lang = sample[:3]
+        kind = sample[3] if len(sample) > 3 else None
         query = self.corpus.example(item, q_lang).query
         target = self.corpus.example(item, p_lang)
         negatives = target.negatives
         if self.hard_negatives < len(negatives):
             pick = np.random.default_rng([self.seed, item, p_lang]).choice(len(negatives), self.hard_negatives, replace=False)
             negatives = tuple(negatives[i] for i in sorted(pick))
-        return {
+        row = {
             "query": query, "positive": target.positive.text, "positive_id": target.positive.pid,
             "negatives": [n.text for n in negatives], "negative_ids": [n.pid for n in negatives],
-            "query_lang": q_lang, "passage_lang": p_lang,
+            "query_lang": q_lang, "passage_lang": p_lang, "kind": kind,
         }
+        if kind in self.kinds:
+            rng = np.random.default_rng([self.seed, item, q_lang, p_lang, zlib.crc32(kind.encode())])
+            row = self.kinds[kind].transform(row, rng)
+        return row
 
 
 class HybridDataModule(pl.LightningDataModule):
-    """Training batches whose composition follows ``cross_ratio`` / ``cross_mode`` / ``schedule``."""
+    """Training batches composed by batch kinds (``batch_kinds``; default: the hybrid recipe of ``cross_ratio``)."""
 
     def __init__(self, corpus: ParallelCorpus, batch_size: int = 32, cross_ratio: float = 0.5,
                  cross_mode: str = "per_sample", schedule: str = "exact", hard_negatives: int = 0,
                  num_batches: int | None = None, num_workers: int = 0, seed: int = 0,
-                 languages: list[str] | None = None, collate_fn: Callable | None = None, pretokenize: bool = True):
+                 languages: list[str] | None = None, collate_fn: Callable | None = None, pretokenize: bool = True,
+                 batch_kinds: Mapping[str, BatchKind] | None = None, language_alpha: float = 0.0,
+                 code_switch_rate: float | None = None):  # read by recipe=code_switched's kind (interpolated)
         super().__init__()
         self.corpus, self.collate_fn, self.languages = corpus, collate_fn, list(languages or corpus.languages)
         self.pretokenize = pretokenize
         self.batch_size, self.cross_ratio, self.cross_mode, self.schedule = batch_size, cross_ratio, cross_mode, schedule
         self.hard_negatives, self.num_batches, self.num_workers, self.seed = hard_negatives, num_batches, num_workers, seed
+        self.batch_kinds = dict(batch_kinds) if batch_kinds else hybrid_kinds(cross_ratio, cross_mode)
+        self.language_alpha = language_alpha
 
     def make_sampler(self, num_replicas: int = 1, rank: int = 0) -> HybridBatchSampler:
         return HybridBatchSampler(self.corpus.available, self.batch_size, self.cross_ratio, self.cross_mode,
                                   self.schedule, seed=self.seed, num_replicas=num_replicas, rank=rank,
-                                  num_batches=self.num_batches)
+                                  num_batches=self.num_batches, batch_kinds=self.batch_kinds,
+                                  language_alpha=self.language_alpha)
+
+    def make_dataset(self) -> PairDataset:
+        return PairDataset(self.corpus, self.hard_negatives, self.seed, self.batch_kinds)
 
     def setup(self, stage: str) -> None:
+        for kind in self.batch_kinds.values():
+            if kind.share != 0:
+                kind.prepare(self.corpus)
         if self.pretokenize and hasattr(self.collate_fn, "pretokenize"):
             self.collate_fn.pretokenize(*self.corpus.texts())
 
@@ -67,6 +92,5 @@ class HybridDataModule(pl.LightningDataModule):
                            trainer.fit_loop.epoch_loop.batch_progress.current.ready)
         # its own generator: iterating must not draw from the global RNG that dropout uses
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(PairDataset(self.corpus, self.hard_negatives, self.seed),
-                          batch_sampler=sampler, collate_fn=self.collate_fn, generator=generator,
+        return DataLoader(self.make_dataset(), batch_sampler=sampler, collate_fn=self.collate_fn, generator=generator,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)

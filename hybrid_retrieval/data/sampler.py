@@ -1,60 +1,81 @@
 """HybridBatchSampler: decides the composition of every training batch.
 
-Each batch is either monolingual (all queries and passages in one language) or
-cross-lingual (every query paired with a passage in another language).  The
-sampler, not the dataset, makes that decision so that batch composition is
-explicit, seeded by (seed, epoch), and identical across ranks: every rank
-builds the same *global* batch of ``batch_size * num_replicas`` samples and
-takes its own slice, so all ranks share the batch kind and language choice at
-every step and no item appears twice across the global batch.
+Each step takes one *batch kind* (:mod:`hybrid_retrieval.data.batch_kinds`):
+monolingual (all queries and passages in one language), cross-lingual (every
+query paired with a passage in another language), standard multilingual
+(monolingual pairs, languages mixed), code-switched, or one of your own.  The
+kinds' shares decide how many batches of each an epoch holds; the kind decides
+what the batch holds.  The sampler, not the dataset, makes these decisions so
+that batch composition is explicit, seeded by (seed, epoch), and identical
+across ranks: every rank builds the same *global* batch of
+``batch_size * num_replicas`` samples and takes its own slice, so all ranks
+share the batch kind and language choice at every step and no item appears
+twice across the global batch.
 
-A sample is a tuple ``(item, query_language, passage_language)`` of indices
-into a :class:`~hybrid_retrieval.data.corpus.ParallelCorpus`.
+A sample is ``Sample(item, query_lang, passage_lang, kind)``: indices into a
+:class:`~hybrid_retrieval.data.corpus.ParallelCorpus` and the kind's name.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Mapping, NamedTuple
 
 import numpy as np
 from torch.utils.data import Sampler
 
-Sample = tuple[int, int, int]
-CROSS_MODES = ("per_sample", "per_batch")
+from hybrid_retrieval.data.batch_kinds import CROSS_MODES, BatchKind, CrossLingual, Monolingual
+from hybrid_retrieval.data.pools import EpochDraw, LanguagePools
+
 SCHEDULES = ("exact", "bernoulli")
+
+
+class Sample(NamedTuple):
+    item: int
+    query_lang: int
+    passage_lang: int
+    kind: str
 
 
 @dataclass(frozen=True)
 class BatchPlan:
     """One global batch: its kind and its samples (all ranks)."""
 
-    cross: bool
+    kind: str
+    cross: bool  # the kind pairs queries and passages in different languages
     samples: tuple[Sample, ...]
 
 
-class _ItemStream:
-    """Shuffled pass over a pool of items that prefers items not yet used this epoch."""
+def hybrid_kinds(cross_ratio: float, cross_mode: str = "per_sample") -> dict[str, BatchKind]:
+    """The paper's recipe: cross-lingual batches with share ``cross_ratio``, monolingual ones for the rest."""
+    if not 0.0 <= cross_ratio <= 1.0:
+        raise ValueError(f"data.cross_ratio={cross_ratio}: must be in [0, 1]")
+    if cross_mode not in CROSS_MODES:
+        raise ValueError(f"data.cross_mode={cross_mode!r}: valid values are {CROSS_MODES}")
+    return {"cross": CrossLingual(cross_ratio, cross_mode), "mono": Monolingual(None)}
 
-    def __init__(self, pool: np.ndarray, rng: np.random.Generator):
-        self.pool, self.rng = pool, rng
-        self.order, self.pos, self.fresh = rng.permutation(pool), 0, True
 
-    def take(self, n: int, used: np.ndarray) -> list[int]:
-        if n > len(self.pool):
-            raise ValueError(f"a pool of {len(self.pool)} items cannot fill a batch of {n} distinct items")
-        chosen: list[int] = []
-        in_batch: set[int] = set()
-        while len(chosen) < n:
-            if self.pos == len(self.order):  # pool exhausted: reshuffle and allow reuse
-                self.order, self.pos, self.fresh = self.rng.permutation(self.pool), 0, False
-            item = int(self.order[self.pos])
-            self.pos += 1
-            if item in in_batch or (self.fresh and used[item]):
-                continue
-            chosen.append(item)
-            in_batch.add(item)
-            used[item] = True
-        return chosen
+def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
+    """Each kind's share; a null share is what the others leave. Shares must be in [0, 1] and sum to 1."""
+    open_ = [name for name, kind in kinds.items() if kind.share is None]
+    if len(open_) > 1:
+        raise ValueError(f"data.batch_kinds: {open_} all have share null; at most one kind may take the rest")
+    shares = {}
+    for name, kind in kinds.items():
+        if kind.share is not None:
+            share = float(kind.share)
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"data.batch_kinds.{name}.share={share}: must be in [0, 1]")
+            shares[name] = share
+    given = sum(shares.values())
+    if open_:
+        if given > 1 + 1e-9:
+            raise ValueError(f"data.batch_kinds: shares {shares} sum to {given:g} > 1, leaving nothing for {open_[0]!r}")
+        shares[open_[0]] = max(0.0, 1.0 - given)
+    elif not math.isclose(given, 1.0, abs_tol=1e-6):
+        raise ValueError(f"data.batch_kinds: shares {shares} sum to {given:g}; they must sum to 1 "
+                         f"(or give one kind share null to take the rest)")
+    return {name: shares[name] for name in kinds}  # in the recipe's order
 
 
 class HybridBatchSampler(Sampler[list[Sample]]):
@@ -63,52 +84,51 @@ class HybridBatchSampler(Sampler[list[Sample]]):
     Args:
         available: bool matrix (items x languages): which languages each item has.
         batch_size: samples per rank per step.
-        cross_ratio: share of cross-lingual batches, in [0, 1].
-        cross_mode: ``per_sample`` draws a (query, passage) language pair per sample
-            from the item's languages; ``per_batch`` draws one pair for the whole batch.
-        schedule: ``exact`` gives round(cross_ratio * len) cross batches per epoch in
-            shuffled order; ``bernoulli`` makes each batch cross with probability cross_ratio.
+        cross_ratio, cross_mode: the hybrid recipe (see :func:`hybrid_kinds`), used when
+            ``batch_kinds`` is not given.
+        schedule: ``exact`` gives each kind round-off-exact counts per epoch (cumulative
+            rounding in the kinds' order, so the first kind gets round(share * len))
+            in shuffled order; ``bernoulli`` draws each batch's kind with its share.
         num_batches: batches per epoch; default: items // (batch_size * num_replicas).
+        batch_kinds: name -> BatchKind, in order; kinds with share 0 never occur.
+        language_alpha: language temperature of the kinds (n**alpha; 0 uniform, 1 by data).
     """
 
-    def __init__(self, available: np.ndarray, batch_size: int, cross_ratio: float, cross_mode: str = "per_sample",
-                 schedule: str = "exact", seed: int = 0, num_replicas: int = 1, rank: int = 0,
-                 num_batches: int | None = None):
+    def __init__(self, available: np.ndarray, batch_size: int, cross_ratio: float = 0.5,
+                 cross_mode: str = "per_sample", schedule: str = "exact", seed: int = 0, num_replicas: int = 1,
+                 rank: int = 0, num_batches: int | None = None, batch_kinds: Mapping[str, BatchKind] | None = None,
+                 language_alpha: float = 0.0):
         super().__init__()
-        if not 0.0 <= cross_ratio <= 1.0:
-            raise ValueError(f"data.cross_ratio={cross_ratio}: must be in [0, 1]")
-        if cross_mode not in CROSS_MODES:
-            raise ValueError(f"data.cross_mode={cross_mode!r}: valid values are {CROSS_MODES}")
         if schedule not in SCHEDULES:
             raise ValueError(f"data.schedule={schedule!r}: valid values are {SCHEDULES}")
         if batch_size < 2:
             raise ValueError(f"data.batch_size={batch_size}: in-batch negatives need at least 2")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} outside world size {num_replicas}")
-        self.available = np.asarray(available, dtype=bool)
-        self.batch_size, self.cross_ratio, self.cross_mode, self.schedule = batch_size, cross_ratio, cross_mode, schedule
+        from_ratio = batch_kinds is None
+        kinds = hybrid_kinds(cross_ratio, cross_mode) if from_ratio else dict(batch_kinds)
+        shares = resolve_shares(kinds)
+        self.batch_size, self.schedule = batch_size, schedule
         self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
         self._resume_at: tuple[int | None, int] = (None, 0)  # (epoch, batches already trained), see resume()
         self.global_size = batch_size * num_replicas
-        n_items = self.available.shape[0]
+        self.pools = LanguagePools(available, self.global_size, language_alpha)
+        n_items = self.pools.available.shape[0]
         self.num_batches = num_batches if num_batches is not None else n_items // self.global_size
         if self.num_batches < 1:
             raise ValueError(f"{n_items} training items are fewer than one global batch "
                              f"(data.batch_size={batch_size} x {num_replicas} ranks)")
-        counts = self.available.sum(axis=0)
-        self.mono_languages = [j for j, c in enumerate(counts) if c >= self.global_size]
-        n_langs = self.available.shape[1]
-        self.pairs = [(a, b) for a in range(n_langs) for b in range(n_langs)
-                      if a != b and int((self.available[:, a] & self.available[:, b]).sum()) >= self.global_size]
-        self.multi_items = np.flatnonzero(self.available.sum(axis=1) >= 2)
-        if cross_ratio < 1 and not self.mono_languages:
-            raise ValueError(f"data.cross_ratio={cross_ratio} needs monolingual batches, but no language has "
-                             f"{self.global_size} items (items per language: {counts.tolist()})")
-        if cross_ratio > 0:
-            enough = self.pairs if cross_mode == "per_batch" else self.multi_items
-            if len(enough) == 0 or (cross_mode == "per_sample" and len(self.multi_items) < self.global_size):
-                raise ValueError(f"data.cross_ratio={cross_ratio} needs cross-lingual batches: at least two "
-                                 f"training languages (data.languages) sharing {self.global_size} items")
+        self.kinds = {name: kinds[name] for name, share in shares.items() if share > 0}
+        self.shares = np.array([shares[name] for name in self.kinds])
+        self.kind_names = list(self.kinds)
+        for name, kind in self.kinds.items():  # errors name the key the user set
+            label = (f"data.cross_ratio={cross_ratio}" if from_ratio
+                     else f"data.batch_kinds.{name}.share={shares[name]:g}")
+            kind.check(self.pools, label)
+
+    @property
+    def available(self) -> np.ndarray:
+        return self.pools.available
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -125,47 +145,28 @@ class HybridBatchSampler(Sampler[list[Sample]]):
     def __len__(self) -> int:
         return self.num_batches
 
-    def _kinds(self, rng: np.random.Generator) -> np.ndarray:
+    def _schedule(self, rng: np.random.Generator) -> np.ndarray:
+        """The kind (index into kind_names) of every batch of the epoch."""
         n = self.num_batches
+        edges = np.cumsum(self.shares)
         if self.schedule == "bernoulli":
-            return rng.random(n) < self.cross_ratio
-        kinds = np.zeros(n, dtype=bool)
-        kinds[: int(round(self.cross_ratio * n))] = True
-        return rng.permutation(kinds)
+            return np.minimum(np.searchsorted(edges, rng.random(n), side="right"), len(edges) - 1)
+        bounds = [int(round(e * n)) for e in edges[:-1]] + [n]
+        counts = np.diff([0, *bounds])
+        return rng.permutation(np.repeat(np.arange(len(counts)), counts))
 
     def plan(self, epoch: int | None = None) -> list[BatchPlan]:
         """The global batches of an epoch; a pure function of (seed, epoch)."""
         epoch = self.epoch if epoch is None else epoch
         rng = np.random.default_rng([self.seed, epoch])
-        used = np.zeros(self.available.shape[0], dtype=bool)
-        streams: dict[object, _ItemStream] = {}
-
-        def stream(key: object, pool: np.ndarray) -> _ItemStream:
-            if key not in streams:
-                streams[key] = _ItemStream(pool, rng)
-            return streams[key]
-
+        draw = EpochDraw(rng, self.pools.available.shape[0])
         plans = []
-        for cross in self._kinds(rng):
-            if not cross:
-                lang = self.mono_languages[rng.integers(len(self.mono_languages))]
-                items = stream(("mono", lang), np.flatnonzero(self.available[:, lang])).take(self.global_size, used)
-                samples = tuple((i, lang, lang) for i in items)
-            elif self.cross_mode == "per_batch":
-                q, p = self.pairs[rng.integers(len(self.pairs))]
-                pool = np.flatnonzero(self.available[:, q] & self.available[:, p])
-                items = stream(("pair", q, p), pool).take(self.global_size, used)
-                samples = tuple((i, q, p) for i in items)
-            else:
-                items = stream("cross", self.multi_items).take(self.global_size, used)
-                samples = tuple((i, *self._draw_pair(i, rng)) for i in items)
-            plans.append(BatchPlan(bool(cross), samples))
+        for k in self._schedule(rng):
+            name = self.kind_names[int(k)]
+            kind = self.kinds[name]
+            samples = tuple(Sample(int(i), int(q), int(p), name) for i, q, p in kind.draw(self.pools, draw))
+            plans.append(BatchPlan(name, kind.cross_lingual, samples))
         return plans
-
-    def _draw_pair(self, item: int, rng: np.random.Generator) -> tuple[int, int]:
-        langs = np.flatnonzero(self.available[item])
-        q, p = rng.choice(len(langs), size=2, replace=False)  # uniform over ordered distinct pairs
-        return int(langs[q]), int(langs[p])
 
     def __iter__(self) -> Iterator[list[Sample]]:
         lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size

@@ -44,8 +44,6 @@ class DualEncoder(pl.LightningModule):
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
         self.pool = get_pooler(pooling)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
-        self._cross_batches = 0
-        self._batches = 0
 
     # -- encoding ---------------------------------------------------------------------------
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -86,10 +84,7 @@ class DualEncoder(pl.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}")
         n = batch["query"]["input_ids"].shape[0]
-        self._batches += 1
-        # every rank draws the same batch kind at a step (HybridBatchSampler), so this
-        # process's count is the count of all ranks
-        self._cross_batches += int(batch["is_cross"])
+        # what was trained (batches per kind) is counted once, by checkpointing.TrainingRecord
         # with cross-device negatives the mean over ranks is the loss of the whole global batch
         self.log("train/loss", loss, prog_bar=True, batch_size=n, sync_dist=bool(self.hparams.cross_device_negatives))
         self.log("train/cross_batch", batch["is_cross"].float(), batch_size=n)
@@ -113,22 +108,6 @@ class DualEncoder(pl.LightningModule):
         from hybrid_retrieval.data.batch_trace import BatchTrace
 
         return [BatchTrace()] if self.hparams.trace_batches else []
-
-    @property
-    def trained_batches(self) -> int:
-        return self._batches
-
-    @property
-    def cross_batch_fraction(self) -> float:
-        """Realised share of cross-lingual batches among the batches this process trained on."""
-        return self._cross_batches / self._batches if self._batches else float("nan")
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:  # a resumed job keeps counting from here
-        checkpoint["batch_counts"] = {"batches": self._batches, "cross_batches": self._cross_batches}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        counts = checkpoint.get("batch_counts", {})
-        self._batches, self._cross_batches = counts.get("batches", 0), counts.get("cross_batches", 0)
 
     def setup(self, stage: str) -> None:
         """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""

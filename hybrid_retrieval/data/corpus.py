@@ -7,9 +7,10 @@ matrix; the dataset reads texts back by (item, language).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -62,6 +63,11 @@ class ParallelCorpus:
         passages = list(dict.fromkeys(p.text for ex in self._examples.values() for p in (ex.positive, *ex.negatives)))
         return queries, passages
 
+    def examples(self) -> Iterable[tuple[tuple[str, str], Example]]:
+        """((item id, language), Example) for every pair the corpus holds."""
+        for (i, j), ex in self._examples.items():
+            yield (self.items[i], self.languages[j]), ex
+
     def items_per_language(self) -> dict[str, int]:
         return {lang: int(n) for lang, n in zip(self.languages, self.available.sum(axis=0))}
 
@@ -92,3 +98,56 @@ class ParallelCorpus:
                 examples[(line.item, line.lang)] = Example(line.query, Passage(*line.positive),
                                                            tuple(Passage(*n) for n in line.negatives))
         return cls(examples, languages)
+
+    @classmethod
+    def from_tydi_goldp(cls, languages: Iterable[str], root: str | Path | None = None,
+                        split: str = "train") -> "ParallelCorpus":
+        """Monolingual QA pairs from TyDi QA GoldP (``<root>/tydiqa-goldp``; train has en, ko, sw).
+
+        Each question is an item in its own language only, so it appears in monolingual
+        (and code-switched) batches and never in a cross-lingual pair.  As in LAReQA, the
+        positive is the sentence that holds the answer's first character and the other
+        sentences of the passage are hard negatives (sentences split by the same
+        segmenter as the TyDi evaluation).  Questions whose answer starts between
+        sentences are skipped.
+        """
+        from hybrid_retrieval.data.formats.tydi import goldp_file, read_goldp
+        from hybrid_retrieval.eval.benchmarks.tydi import split_sentences
+
+        root = resolve_root(root)
+        examples: dict[tuple[str, str], Example] = {}
+        languages = list(languages)
+        for lang in languages:
+            records = read_goldp(goldp_file(root, lang, split), [lang]).get(lang, [])
+            sentences: dict[str, list[tuple[int, int, str]]] = {}
+            for r in records:
+                spans = sentences.setdefault(r.context, split_sentences(r.context, lang))
+                pid = f"tydi-{lang}-{abs(hash_text(r.context))}"
+                hit = next((s for s, (a, b, _) in enumerate(spans) if a <= r.answer_start < b), None)
+                if hit is None:
+                    continue
+                passages = [Passage(f"{pid}-s{s}", text) for s, (_, _, text) in enumerate(spans)]
+                examples[(r.qid, lang)] = Example(r.question, passages[hit],
+                                                  tuple(p for s, p in enumerate(passages) if s != hit))
+        return cls(examples, languages)
+
+    @classmethod
+    def combine(cls, sources: Mapping[str, "ParallelCorpus"], languages: Iterable[str]) -> "ParallelCorpus":
+        """Parallel and monolingual sources in one training corpus (e.g. MLQA-R plus TyDi GoldP sw).
+
+        Item ids become ``<source>:<id>``, so items of different sources never pair up;
+        languages outside ``languages`` are dropped.
+        """
+        languages = list(languages)
+        wanted = set(languages)
+        examples: dict[tuple[str, str], Example] = {}
+        for name, corpus in sources.items():
+            for (item, lang), ex in corpus.examples():
+                if lang in wanted:
+                    examples[(f"{name}:{item}", lang)] = ex
+        return cls(examples, languages)
+
+
+def hash_text(text: str) -> int:
+    """A stable id for a passage text (Python's hash() differs between processes)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=6).digest(), "little")

@@ -81,7 +81,8 @@ def comparison_table(jobs: pd.DataFrame, axes: list[Axis], specs: dict[str, Benc
                                 rows.append({"benchmark": spec.name, "metric": entry, "axis": axis.key, "group": group,
                                              "config": config, "baseline_config": by_value[base], "value": value,
                                              "baseline": base, "lower_is_better": lower, **row})
-            for config in dict.fromkeys(trained["config"]):  # every trained configuration against its zero-shot backbone
+            # every trained configuration against its zero-shot backbone
+            for config in dict.fromkeys(trained["config"]):
                 model = trained.loc[trained["config"] == config, "_override_map"].iloc[0].get("model")
                 name = trained.loc[trained["config"] == config, "model"].iloc[0]
                 ref = refs[[(m.get("model") == model) if model else (n == name)

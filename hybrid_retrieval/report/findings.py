@@ -87,7 +87,6 @@ def _beats_both_ends(rows: pd.DataFrame, axis: Axis, name: str, sd: float, alpha
             a, b = a.iloc[0], b.iloc[0]
             if a["better"] and b["better"]:
                 winners.append(f"{axis.key}={v}: vs {lo} {_effect(a, sd, alpha)}, vs {hi} {_effect(b, sd, alpha)}")
-            worst = min(a, b, key=lambda r: r["p_holm"] if r["better"] else 2 + r["p_holm"])
             closest = closest or (v, a, b)
         where = "" if group == "all" else f" ({group})"
         if winners:

@@ -26,7 +26,8 @@ def main(cfg: DictConfig) -> float | None:
     from pytorch_lightning.utilities import rank_zero_only
 
     from hybrid_retrieval import job_status, tracking
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.preemption import Preempted, hand_over
+    from hybrid_retrieval.train import optimized_metric, train
 
     out_dir = Path(cfg.paths.output_dir)
     records = rank_zero_only.rank == 0  # extra DDP ranks rerun this job in the same dir; rank 0 speaks for it
@@ -34,6 +35,12 @@ def main(cfg: DictConfig) -> float | None:
         job_status.write_status(out_dir, job_status.RUNNING)
     try:
         metrics = train(cfg)
+    except Preempted as err:  # checkpointed on a scheduler's signal: record it, ask for the requeue
+        if records:
+            job_status.write_status(out_dir, job_status.PREEMPTED, signal=err.signum, step=err.step,
+                                    checkpoint=str(err.checkpoint), message=err.message)
+        log.warning("%s", err.message)
+        hand_over(err)
     except BaseException as err:
         if records:
             job_status.record_failure(out_dir, err)
@@ -50,7 +57,10 @@ def main(cfg: DictConfig) -> float | None:
     if records:
         job_status.write_status(out_dir, job_status.COMPLETE)
     tracking.finish()  # no-op unless a W&B run is still open; the next job must get its own
-    return metrics.get("xquad_r/multi/map")
+    key = optimized_metric(cfg)
+    if key is not None and key not in metrics:
+        log.warning("optimized_metric=%s is not among this job's metrics; Hydra gets None", key)
+    return metrics.get(key) if key else None
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Builds N short synthetic passages on the fly (never all in memory), encodes
 them with the tiny model (``model=tiny``) into the on-disk embedding store,
 indexes and searches them with the chosen index, and scores Q queries whose
 single relevant passage is known: the same path as a MIRACL or BEIR
-evaluation (:func:`hybrid_retrieval.eval.retrieval_eval.evaluate_retrieval`).
+evaluation (:mod:`hybrid_retrieval.eval.pipeline`).
 Prints passages/s encoded, queries/s searched and peak resident memory; the
 last line reads ``peak_rss_gib=<x>``.
 
@@ -81,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModel, AutoTokenizer
 
     from hybrid_retrieval.eval.encode import TextEncoder
-    from hybrid_retrieval.eval.index import IndexSpec
-    from hybrid_retrieval.eval.retrieval_eval import QuerySet, RetrievalOptions, evaluate_retrieval
+    from hybrid_retrieval.eval.pipeline import Benchmark, Plan, QuerySet, RetrievalOptions, Task
+    from hybrid_retrieval.eval.protocol import Protocol
+    from hybrid_retrieval.eval.search import IndexSpec
     from hybrid_retrieval.model.pooling import mean_pool
     from hybrid_retrieval.model.tiny import build_tiny_bert
 
@@ -94,16 +95,18 @@ def main(argv: list[str] | None = None) -> int:
                                embeddings_dir=args.work_dir or tempfile.gettempdir(), encode_chunk=args.encode_chunk)
     stats: dict = {}
     t0 = time.perf_counter()
-    metrics, _ = evaluate_retrieval([QuerySet("syn", queries, qrels, SyntheticCorpus(args.passages))], encoder,
-                                    key="scale", metrics=["ndcg@10", "recall@100"], depth=args.depth,
-                                    options=options, stats=stats)
+    plan = Plan({"syn": QuerySet("syn", queries)}, {"syn": SyntheticCorpus(args.passages)},
+                [Task("mono", "syn", "syn", qrels)])
+    protocol = Protocol.from_node("scale", {"settings": ["mono"], "metrics": ["ndcg@10", "recall@100"],
+                                            "depth": args.depth}, ["mono"])
+    metrics, _ = Benchmark("scale", protocol, plan, options).evaluate(encoder, stats=stats)
     total = time.perf_counter() - t0
     s = stats["sets"][0]
     print(f"model=tiny index={args.index} dtype={args.dtype} passages={s['passages']} queries={s['queries']} "
           f"depth={args.depth} torch_threads={torch.get_num_threads()}")
     print(f"encode: {s['passages']} passages in {s['encode_s']:.1f} s = {s['passages'] / s['encode_s']:.0f} passages/s")
     print(f"search: {s['queries']} queries in {s['search_s']:.2f} s = {s['queries'] / s['search_s']:.1f} queries/s "
-          f"(+ {s['query_encode_s']:.2f} s query encoding, {s['index_build_s']:.2f} s index build)")
+          f"(+ {s['index_build_s']:.2f} s index build)")
     print(f"sanity: ndcg@10={metrics['scale/mono/ndcg@10']:.4f} recall@100={metrics['scale/mono/recall@100']:.4f}")
     print(f"total: {total:.1f} s")
     print(f"peak_rss_gib={peak_rss_gib():.3f}")

@@ -26,6 +26,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from hybrid_retrieval.batch_counts import BatchCounts
 from hybrid_retrieval.cache import replaced_atomically, write_atomically
 from hybrid_retrieval.checkpoint_safety import load_plain, plain_data, rng_from_plain, rng_to_plain
+from hybrid_retrieval.preemption import PreemptionCheckpoint
 from hybrid_retrieval.validate import ConfigError
 
 log = logging.getLogger(__name__)
@@ -142,10 +143,11 @@ class JobCheckpoints:
         self.dir = Path(out_dir) / CHECKPOINT_DIR
         self.last = self.dir / LAST
         self.record = TrainingRecord()
+        self.preemption = PreemptionCheckpoint(self.last)  # SIGUSR1/SIGTERM: checkpoint, then requeue
         self._job = OmegaConf.to_yaml({k: cfg.get(k) for k in TRAINING_KEYS if k in cfg}, resolve=False)
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        callbacks: list[Callback] = [self.record, RngState(), FiniteStateGuard()]
+        callbacks: list[Callback] = [self.record, RngState(), FiniteStateGuard(), self.preemption]
         if self.every_n_steps > 0:
             callbacks.append(ModelCheckpoint(dirpath=self.dir, save_last=True, save_top_k=0,
                                              every_n_train_steps=self.every_n_steps))

@@ -19,7 +19,7 @@ This module imports neither torch nor the model code: it runs at config time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, is_dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Optional, Any, Callable, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -94,14 +94,26 @@ def _poolings() -> tuple[str, ...]:
 @dataclass
 class PathsSchema:
     data_dir: Optional[str] = None   # benchmark files; null: $HYBRID_RETRIEVAL_DATA, else the download cache
+    # auto: a missing benchmark file is downloaded on first use (pinned, sha256-checked); never: fail instead
+    download: str = checked("auto", one_of(lambda: ("auto", "never")))
     output_dir: str = MISSING        # the job's directory (Hydra's output dir)
+
+
+@dataclass
+class ProgressSchema:
+    """Progress lines in logs (hybrid_retrieval/progress.py, train_progress.py)."""
+
+    every_n_steps: int = checked(0, at_least(0))     # a training line every N optimizer steps (0: by time only)
+    every_s: float = checked(10.0, Valid(lambda v: v > 0, "a positive number of seconds"))
 
 
 @dataclass
 class RootSchema:
     seed: int = checked(42, Valid(lambda v: 0 <= v <= UINT32_MAX, f"an integer in [0, {UINT32_MAX}]"))
     save_encoder: bool = True
+    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first benchmark's first headline
     paths: PathsSchema = field(default_factory=PathsSchema)
+    progress: ProgressSchema = field(default_factory=ProgressSchema)
 
 
 @dataclass
@@ -119,6 +131,9 @@ class DataSchema:
     num_batches: Optional[int] = checked(None, optional(at_least(1)))
     num_workers: int = checked(0, at_least(0))
     seed: int = 0
+    batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
+    language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
+    code_switch_rate: float = checked(0.5, between(0, 1))  # recipe=code_switched: P(a translatable word is switched)
 
 
 @dataclass
@@ -131,9 +146,6 @@ class LossSchema:
 class ModelSchema:
     """Keys of :class:`~hybrid_retrieval.model.dual_encoder.DualEncoder`."""
 
-    batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
-    language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
-    code_switch_rate: float = checked(0.5, between(0, 1))  # recipe=code_switched: P(a translatable word is switched)
     _target_: str = "hybrid_retrieval.model.dual_encoder.DualEncoder"
     name: str = MISSING
     size: int = checked(0, at_least(0))  # parameters
@@ -151,11 +163,7 @@ class ModelSchema:
 
 @dataclass
 class EvalSchema:
-    benchmarks: Dict[str, Any] = field(default_factory=dict)
-    languages: List[str] = checked([], non_empty_unique())
-    settings: List[str] = checked([], non_empty_unique())
-    metrics: List[str] = checked([], non_empty_unique())  # names and k are checked against eval/metrics.py
-    depth: int = checked(100, at_least(1))
+    benchmarks: Dict[str, Any] = field(default_factory=dict)  # each node's protocol: hybrid_retrieval/eval/protocol.py
     save_runs: bool = False
     batch_size: int = checked(128, at_least(1))
 

@@ -15,6 +15,7 @@ from hybrid_retrieval.cache import write_atomically
 
 STATUS_FILE = "status.json"
 RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"
+PREEMPTED = "preempted"  # stopped by a scheduler's signal after a checkpoint; the requeued job resumes
 TRACEBACK_LINES = 40
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import hydra
 from hydra.errors import InstantiationException
 import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig
 
 import hybrid_retrieval.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
@@ -100,6 +101,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
                 trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         except FloatingPointError as err:
             raise FloatingPointError(f"training stopped: {err}; {checkpoints.stopped_message()}") from err
+        except SIGTERMException:  # a scheduler's signal: last.ckpt is written, exit asking for a requeue (preemption.py)
+            raise checkpoints.preemption.preempted(trainer) from None
         train_s = time.perf_counter() - t1
         checkpoints.save_final(trainer)
         batches = checkpoints.record.batches  # this process's batches: a resumed job's time covers only those

@@ -13,12 +13,10 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator, get_type_hints
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from hybrid_retrieval.config_schema import CLOSED, SCHEMAS, Valid
 from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError, require_file, resolve_root
-from hybrid_retrieval.eval.benchmarks.lareqa import check_languages
 
 
 class ConfigError(ValueError):
@@ -32,8 +30,8 @@ def validate(cfg: DictConfig) -> None:
     check_grad_cache(cfg)
     check_cross_lingual_languages(cfg)
     check_data_root(cfg)
-    check_languages_and_files(cfg)
-    check_eval_metrics(cfg)
+    check_training_files(cfg)
+    check_benchmarks(cfg)
 
 
 # --- schema-driven -----------------------------------------------------------------------------
@@ -111,11 +109,11 @@ def check_grad_cache(cfg: DictConfig) -> None:
                               f"steps cannot be clipped or accumulated by Lightning; unset one of the two "
                               f"(a larger data.batch_size is what accumulation would give)")
 
+
+def check_cross_lingual_languages(cfg: DictConfig) -> None:
     """Every batch kind in use (share not 0) must have the training languages it needs (``min_languages``)."""
     from hydra.utils import get_class
 
-
-def check_cross_lingual_languages(cfg: DictConfig) -> None:
     data = cfg.data
     ratio, langs = float(data.cross_ratio), list(data.languages)
     kinds = data.get("batch_kinds") or {}
@@ -147,48 +145,48 @@ def check_data_root(cfg: DictConfig) -> None:
                           f"(set paths.data_dir or ${ENV_VAR} to the data root, or run python -m hybrid_retrieval.data.download)")
 
 
-def _lareqa_sources(cfg: DictConfig) -> Iterator[tuple[str, DictConfig]]:
-    """(languages key, node) for every LAReQA-style node (a ``folder`` of ``<lang>.json`` files), in load order."""
-    for bench in (cfg.eval.get("benchmarks") or {}).values():
-        if bench is not None and bench.get("folder"):
-            yield "eval.languages", bench
-    if cfg.data.get("corpus") is not None and cfg.data.corpus.get("folder"):
-        yield "data.languages", cfg.data.corpus
+def check_training_files(cfg: DictConfig) -> None:
+    """LAReQA training languages must belong to the benchmark and have a file under the data root."""
+    from hybrid_retrieval.eval.benchmarks.lareqa import check_languages
 
-
-def check_languages_and_files(cfg: DictConfig) -> None:
-    """Languages must belong to the benchmark and have a file under the data root."""
-    for key, node in _lareqa_sources(cfg):
+    node = cfg.data.get("corpus")
+    if node is None or not node.get("folder"):
+        return
+    try:
+        langs = check_languages(node.folder, node.languages, "data.languages")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    root = resolve_root(node.get("root"))
+    for lang in langs:
         try:
-            langs = check_languages(node.folder, node.languages, key)
+            require_file(root, f"{node.folder}/{lang}.json")
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f"data.languages: no data for {lang!r}: {err}") from None
+
+
+def check_benchmarks(cfg: DictConfig) -> None:
+    """Each benchmark checks its own node (protocol, languages, files) without loading data.
+
+    A benchmark module may define ``check_config(name, node)``; otherwise its protocol keys are checked.
+    """
+    import importlib
+
+    from hybrid_retrieval.eval.protocol import Protocol
+
+    for name, node in (cfg.eval.get("benchmarks") or {}).items():
+        if node is None:
+            continue
+        plain = OmegaConf.to_container(node, resolve=True)
+        if not plain.get("_target_"):
+            raise ConfigError(f"eval.benchmarks.{name} sets {sorted(plain)} but is not a selected benchmark (no "
+                              f"_target_); select it with eval/benchmarks=[...,{name}] or drop those keys")
+        module = importlib.import_module(str(plain.get("_target_", "")).rpartition(".")[0])
+        try:
+            if hasattr(module, "check_config"):
+                module.check_config(name, plain)
+            else:
+                Protocol.from_node(name, plain, getattr(module, "SETTINGS", ("mono",)))
+        except DataNotFoundError:
+            raise
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        root = resolve_root(node.get("root"))
-        for lang in langs:
-            try:
-                require_file(root, f"{node.folder}/{lang}.json")
-            except DataNotFoundError as err:
-                raise DataNotFoundError(f"{key}: no data for {lang!r}: {err}") from None
-
-
-def check_eval_metrics(cfg: DictConfig) -> None:
-    """Metric names and cutoffs, checked by the metric code itself on a one-query dry run."""
-    from hybrid_retrieval.eval.metrics import parse_metric, per_query_metrics
-
-    metrics = list(cfg.eval.get("metrics") or [])
-    for name in metrics:
-        try:
-            base, k = parse_metric(str(name))
-        except ValueError:
-            raise ConfigError(f"eval.metrics: {name!r} is not <metric> or <metric>@<k> with an integer k") from None
-        if k is not None and k <= 0:
-            raise ConfigError(f"eval.metrics: {name!r}: k must be a positive integer")
-        try:
-            per_query_metrics(np.zeros((1, max(k or 1, 1)), dtype=bool), np.ones(1), [str(name)])
-        except ValueError as err:
-            raise ConfigError(f"eval.metrics: {err}") from None
-    depth = int(cfg.eval.get("depth") or 0)
-    largest = max((k for k in (parse_metric(str(m))[1] for m in metrics) if k), default=0)
-    if depth and largest > depth:
-        raise ConfigError(f"eval.depth={depth} is smaller than the largest cutoff @{largest} in eval.metrics; "
-                          f"set eval.depth>={largest} or drop that metric")

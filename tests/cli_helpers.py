@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # a smoke job in seconds: few steps, short ranked lists, no encoder export
-FAST = ["data.batch_size=4", "trainer.max_steps=4", "eval.depth=10", "eval.metrics=[map,recall@1,recall@10]",
+FAST = ["data.batch_size=4", "trainer.max_steps=4", "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]",
         "save_encoder=false"]
 
 

@@ -12,8 +12,8 @@ from cli_helpers import run_cli
 def test_multirun_sweep_writes_one_job_dir_per_ratio(data_root, tmp_path):
     sweep = tmp_path / "sweep"
     proc = run_cli(["-m", "experiment=smoke", "data.cross_ratio=0,0.5,1", f"paths.data_dir={data_root}",
-                    f"hydra.sweep.dir={sweep}", "data.batch_size=4", "trainer.max_steps=20", "eval.depth=10",
-                    "eval.metrics=[map,recall@1,recall@10]"])
+                    f"hydra.sweep.dir={sweep}", "data.batch_size=4", "trainer.max_steps=20", "eval.benchmarks.xquad_r.depth=10",
+                    "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name.isdigit())
     assert [p.name for p in jobs] == ["0", "1", "2"]

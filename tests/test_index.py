@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from hybrid_retrieval.eval.embedding_store import EmbeddingStore, encode_to_store
-from hybrid_retrieval.eval.index import IndexSpec, search_store, use_gpu
-from hybrid_retrieval.eval.retrieval_eval import drop_identical, write_ranked_lists
-from hybrid_retrieval.eval.runfiles import read_run
-from hybrid_retrieval.eval.search import build_index, id_order, search, trec_order
+from hybrid_retrieval.eval.embedding_store import ArrayStore
+from hybrid_retrieval.eval.pipeline import drop_identical
+from hybrid_retrieval.eval.runfiles import read_run, write_run
+from hybrid_retrieval.eval.search import IndexSpec, id_order, search_store, trec_order, use_gpu
 
 
 class ArrayEncoder:
@@ -104,12 +104,12 @@ def test_flat_store_search_is_exact_with_trec_ties(tmp_path, corpus_chunk, query
     assert len(tied) == min(depth, 11) and tied == sorted(tied, key=lambda j: ids[j].encode(), reverse=True)
 
 
-def test_flat_store_search_agrees_with_in_memory_search(tmp_path):
+def test_on_disk_and_in_memory_corpora_search_alike(tmp_path):
     rng = np.random.default_rng(2)
     corpus, queries = unit(rng, 200, 16), unit(rng, 20, 16)
     store = make_store(tmp_path, corpus, chunk=50)
     order = id_order(store.ids)
-    s1, i1 = search(build_index(corpus), queries, 25, order)
+    s1, i1 = search_store(ArrayStore(corpus, store.ids), queries, 25, IndexSpec(), order)
     s2, i2 = search_store(store, queries, 25, IndexSpec(corpus_chunk=33), order)
     assert np.array_equal(i1, i2)
     np.testing.assert_allclose(s1, s2, atol=1e-6)
@@ -138,7 +138,7 @@ def test_ivf_with_few_probes_may_return_short_lists_which_runs_skip(tmp_path):
                                id_order(store.ids))
     assert ids.shape == (5, 40) and (ids == -1).any()
     assert all((row[row >= 0].size == 0) or (row[: (row >= 0).sum()] >= 0).all() for row in ids)  # -1 only at the end
-    write_ranked_lists(tmp_path / "run.trec", [f"q{i}" for i in range(5)], ids, scores, store)
+    write_run(tmp_path / "run.trec", [f"q{i}" for i in range(5)], ids, scores, store.doc_names(np.arange(store.n)))
     run = read_run(tmp_path / "run.trec")
     for i in range(5):
         assert len(run.get(f"q{i}", {})) == int((ids[i] >= 0).sum())

@@ -66,7 +66,7 @@ def test_joblib_launcher_runs_a_sweep_in_parallel_processes(data_root, tmp_path)
     sweep = tmp_path / "sweep"
     proc = run_cli(["-m", "hydra/launcher=joblib", "experiment=smoke", f"paths.data_dir={data_root}",
                     f"hydra.sweep.dir={sweep}", "data.cross_ratio=0,1", "data.batch_size=4", "trainer.max_steps=4",
-                    "trainer.precision=32-true", "eval.depth=10", "eval.metrics=[map,recall@1,recall@10]"])
+                    "trainer.precision=32-true", "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2,backend=loky" in proc.stdout + proc.stderr
     for job, ratio in (("0", 0.0), ("1", 1.0)):

@@ -7,9 +7,21 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from hybrid_retrieval.eval.metrics import hits_matrix, per_query_metrics
+from hybrid_retrieval.eval.embedding_store import ArrayStore
+from hybrid_retrieval.eval.metrics import per_query_metrics
 from hybrid_retrieval.eval.runfiles import read_qrels, read_run, write_qrels, write_run
-from hybrid_retrieval.eval.search import build_index, id_order, search
+from hybrid_retrieval.eval.search import IndexSpec, id_order, search_store
+
+
+def search(emb, queries, depth, doc_order, chunk_size=1024):
+    """The evaluation's search path over an in-memory pool (as LAReQA and TyDi pools are searched)."""
+    store = ArrayStore(np.ascontiguousarray(emb, dtype=np.float32), np.array([b"%d" % i for i in range(len(emb))]))
+    return search_store(store, queries, depth, IndexSpec(query_chunk=chunk_size), doc_order)
+
+
+def hits_matrix(ranked, relevant):
+    """Hit matrix from ranked document indices and each query's relevant indices."""
+    return np.stack([np.isin(row, np.asarray(list(rel), dtype=np.int64)) for row, rel in zip(ranked, relevant)])
 
 OURS_TO_TREC = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
                 "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
@@ -101,13 +113,6 @@ def test_shape_mismatch_raises():
         per_query_metrics(np.ones(5, dtype=bool), np.array([1]), ["map"])
 
 
-def test_hits_matrix_accepts_sets_and_arrays():
-    ranked = np.array([[4, 2, 7], [1, 0, 3]])
-    expected = np.array([[False, True, True], [False, False, False]])
-    assert np.array_equal(hits_matrix(ranked, [{7, 2, 9}, set()]), expected)
-    assert np.array_equal(hits_matrix(ranked, [np.array([2, 7]), np.array([], dtype=np.int64)]), expected)
-
-
 # ---------------------------------------------------------------- search tie order
 
 def test_search_breaks_ties_by_docid_descending():
@@ -121,7 +126,7 @@ def test_search_breaks_ties_by_docid_descending():
     emb = np.vstack([np.tile(v, (len(tied), 1)), others])
     names = tied + [f"x{i}" for i in range(20)]
     query = np.eye(8, dtype=np.float32)[:1] * 0.5
-    scores, ids = search(build_index(emb), query, depth=len(names), doc_order=id_order(names))
+    scores, ids = search(emb, query, len(names), id_order(names))
     assert np.all(np.diff(scores[0]) <= 0)
     tied_rows = [names[i] for i, s in zip(ids[0], scores[0]) if s == np.float32(0.5)]
     assert tied_rows == ["d9", "d2", "d100", "d10", "a"]
@@ -140,11 +145,10 @@ def test_search_chunks_agree():
     emb = np.round(rng.uniform(-1, 1, (60, 8)) * 4) / 4  # coarse values: many exact ties
     queries = np.round(rng.uniform(-1, 1, (25, 8)) * 4) / 4
     order = id_order([f"doc{i}" for i in range(60)])
-    index = build_index(emb)
-    full = search(index, queries, 30, order)
-    chunked = search(index, queries, 30, order, chunk_size=7)
+    full = search(emb, queries, 30, order)
+    chunked = search(emb, queries, 30, order, chunk_size=7)
     assert np.array_equal(full[0], chunked[0]) and np.array_equal(full[1], chunked[1])
-    s, i = search(index, queries, 500, order)  # depth is capped at the index size
+    s, i = search(emb, queries, 500, order)  # depth is capped at the index size
     assert s.shape == i.shape == (25, 60)
 
 
@@ -181,13 +185,13 @@ def _retrieval_fixture(seed: int = 0, n_docs: int = 400, n_queries: int = 50, di
 def test_run_file_round_trip_agrees_with_trec_eval(tmp_path):
     docs, queries, names, relevant = _retrieval_fixture()
     depth = 100
-    scores, ids = search(build_index(docs), queries, depth, id_order(names))
+    scores, ids = search(docs, queries, depth, id_order(names))
     assert ids.shape == (len(queries), depth)
     qids = [f"q{i}" for i in range(len(queries))]
     doc_names = np.array(names, dtype=object)
     write_run(tmp_path / "run.trec", qids, ids, scores, doc_names)
     write_run(tmp_path / "run10.trec", qids, ids[:, :10], scores[:, :10], doc_names)
-    write_qrels(tmp_path / "run.qrels", {q: [names[d] for d in rel] for q, rel in zip(qids, relevant)})
+    write_qrels(tmp_path / "run.qrels", {q: {names[d]: 1 for d in rel} for q, rel in zip(qids, relevant)})
     run, run10, qrels = read_run(tmp_path / "run.trec"), read_run(tmp_path / "run10.trec"), read_qrels(tmp_path / "run.qrels")
 
     # the files hold what we searched: every line, and scores that round-trip to the same float32

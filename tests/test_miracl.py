@@ -15,7 +15,7 @@ from hybrid_retrieval.data.download import ENV_VAR, DATASETS, DataNotFoundError,
 from hybrid_retrieval.data.formats.miracl import LANGUAGES
 from hybrid_retrieval.data.formats.trec import read_qrels, read_topics
 from hybrid_retrieval.eval.benchmarks.miracl import HubCorpus, load_miracl
-from hybrid_retrieval.eval.index import IndexSpec
+from hybrid_retrieval.eval.search import IndexSpec
 from hybrid_retrieval.eval.runfiles import read_qrels as read_run_qrels
 
 WORDS = {"en": ["river", "castle", "engine", "garden", "market", "winter"],
@@ -121,7 +121,7 @@ def test_metrics_equal_pytrec_eval_on_the_run_files(miracl_root, encoder, tmp_pa
     bench = load_miracl(languages=["en", "sw", "yo"], root=root, corpus_dir=corpus, hub_corpus=None,
                         low_resource=["sw", "te", "yo", "bn", "th"], index=IndexSpec(corpus_chunk=37), encode_chunk=50)
     recorder = Recording(encoder)
-    metrics, per_query = bench.evaluate(recorder, settings=["mono", "cross"], metrics=METRICS, depth=100,
+    metrics, per_query = bench.evaluate(recorder, metrics=METRICS, depth=100,
                                         runs_dir=tmp_path)
     ranked = read_ranked(tmp_path / "miracl" / "mono.trec")
     qrels = read_run_qrels(tmp_path / "miracl" / "mono.qrels")
@@ -194,8 +194,8 @@ def test_hub_reader_streams_the_same_passages_through_datasets(miracl_root):
 def test_missing_corpus_fails_before_training_naming_key_and_both_ways(miracl_root, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     root, _ = miracl_root
-    cfg = compose_config(smoke_overrides(root, tmp_path) + ["eval=miracl", "eval.languages=[en,sw]",
-                                                             "eval.metrics=[ndcg@10,recall@100]", "eval.depth=100"])
+    cfg = compose_config(smoke_overrides(root, tmp_path) + ["eval=miracl", "eval.benchmarks.miracl.languages=[en,sw]",
+                                                             "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100"])
     from hybrid_retrieval.train import train
 
     with pytest.raises(DataNotFoundError) as err:
@@ -223,10 +223,10 @@ def test_corpus_dir_without_a_language_names_it(miracl_root, tmp_path):
         load_miracl(languages=["en"], root=root, corpus_dir=tmp_path / "nope")
 
 
-@pytest.mark.parametrize("kwargs, key", [({"languages": ["en", "xx"]}, "eval.languages"),
-                                         ({"languages": ["de"], "split": "train"}, "eval.languages"),
+@pytest.mark.parametrize("kwargs, key", [({"languages": ["en", "xx"]}, "eval.benchmarks.miracl.languages"),
+                                         ({"languages": ["de"], "split": "train"}, "eval.benchmarks.miracl.languages"),
                                          ({"split": "test"}, "eval.benchmarks.miracl.split"),
-                                         ({"low_resource": ["klingon"]}, "eval.low_resource"),
+                                         ({"low_resource": ["klingon"]}, "eval.benchmarks.miracl.low_resource"),
                                          ({"index": {"kind": "lsh"}}, "eval.index.kind"),
                                          ({"embedding_dtype": "int4"}, "eval.embedding_dtype")])
 def test_bad_values_fail_naming_the_key(miracl_root, kwargs, key):
@@ -240,8 +240,8 @@ def test_job_with_miracl_writes_per_language_and_low_resource_keys(miracl_root, 
 
     root, corpus = miracl_root
     cfg = compose_config(smoke_overrides(root, tmp_path) + [
-        "eval=miracl", "eval.languages=[en,sw,yo]", f"eval.benchmarks.miracl.corpus_dir={corpus}",
-        "eval.metrics=[ndcg@10,recall@100]", "eval.depth=100", "eval.save_runs=true", "trainer.max_steps=2",
+        "eval=miracl", "eval.benchmarks.miracl.languages=[en,sw,yo]", f"eval.benchmarks.miracl.corpus_dir={corpus}",
+        "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100", "eval.save_runs=true", "trainer.max_steps=2",
         "eval.index.kind=hnsw", "eval.embedding_dtype=float16"])
     metrics = train(cfg)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())

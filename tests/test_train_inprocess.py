@@ -35,7 +35,7 @@ def test_job_writes_metrics_and_runs(data_root, tmp_path):
     ("data.cross_ratio=1.5", "data.cross_ratio"),
     ("data.cross_ratio=-0.1", "data.cross_ratio"),
     ("data.languages=[en,xx]", "data.languages"),
-    ("eval.languages=[en,klingon]", "eval.languages"),
+    ("eval.benchmarks.xquad_r.languages=[en,klingon]", "eval.benchmarks.xquad_r.languages"),
     ("data.languages=[en]", "data.cross_ratio"),
     ("data.batch_size=1", "data.batch_size"),
 ])

@@ -48,7 +48,6 @@ def test_unknown_key_fails_while_composing_naming_it(data_root, tmp_path, overri
     ("data.cross_ratio=half", "data.cross_ratio", "Float"),
     ("data.batch_size=many", "data.batch_size", "Integer"),
     ("model.loss.temperature=hot", "model.loss.temperature", "Float"),
-    ("eval.depth=deep", "eval.depth", "Integer"),
     ("trainer.max_steps=lots", "trainer.max_steps", "Integer"),
     ("seed=abc", "seed", "Integer"),
 ])
@@ -71,13 +70,13 @@ def test_wrong_type_fails_while_composing_naming_key_and_value(data_root, tmp_pa
     ("data.num_batches=0", "data.num_batches=0: must be null or >= 1"),
     ("data.languages=[en,en]", "data.languages=['en', 'en']: must be a non-empty list without duplicates"),
     ("data.languages=[]", "data.languages=[]: must be a non-empty list without duplicates"),
-    ("eval.depth=0", "eval.depth=0: must be >= 1"),
-    ("eval.metrics=[map,recall@0]", "eval.metrics: 'recall@0': k must be a positive integer"),
-    ("eval.metrics=[map,ndcg@-5]", "eval.metrics: 'ndcg@-5': k must be a positive integer"),
-    ("eval.metrics=[map,recall@ten]", "eval.metrics: 'recall@ten' is not <metric> or <metric>@<k>"),
-    ("eval.metrics=[precision@5]", "eval.metrics: unknown metric 'precision@5'"),
-    ("eval.metrics=[map,recall@50]", "eval.depth=20 is smaller than the largest cutoff @50 in eval.metrics"),
-    ("eval.settings=[]", "eval.settings=[]: must be a non-empty list without duplicates"),
+    ("eval.benchmarks.xquad_r.depth=0", "eval.benchmarks.xquad_r.depth=0: must be >= 1"),
+    ("eval.benchmarks.xquad_r.metrics=[map,recall@0]", "eval.benchmarks.xquad_r.metrics: 'recall@0': k must be a positive integer"),
+    ("eval.benchmarks.xquad_r.metrics=[map,ndcg@-5]", "eval.benchmarks.xquad_r.metrics: 'ndcg@-5': k must be a positive integer"),
+    ("eval.benchmarks.xquad_r.metrics=[map,recall@ten]", "eval.benchmarks.xquad_r.metrics: 'recall@ten' is not <metric> or <metric>@<k>"),
+    ("eval.benchmarks.xquad_r.metrics=[precision@5]", "eval.benchmarks.xquad_r.metrics: unknown metric 'precision@5'"),
+    ("eval.benchmarks.xquad_r.metrics=[map,recall@5000]", "eval.benchmarks.xquad_r.depth=1000 is smaller than the largest cutoff @5000 in eval.benchmarks.xquad_r.metrics"),
+    ("eval.benchmarks.xquad_r.settings=[]", "eval.benchmarks.xquad_r.settings=[]: must be a non-empty list without duplicates"),
     ("trainer.max_steps=-2", "trainer.max_steps=-2: must be >= -1"),
     ("trainer.max_steps=-1", "trainer.max_steps=-1 with trainer.max_epochs=-1: the job would never stop"),
     ("trainer.accumulate_grad_batches=0", "trainer.accumulate_grad_batches=0: must be >= 1"),
@@ -85,7 +84,12 @@ def test_wrong_type_fails_while_composing_naming_key_and_value(data_root, tmp_pa
     ("seed=-1", "seed=-1: must be an integer in [0, 4294967295]"),
     ("data.languages=[en]", "data.cross_ratio=0.5 needs at least two training languages"),
     ("data.languages=[en,xx]", "data.languages: ['xx'] not in mlqa-r; valid languages: ['ar', 'de', 'en', 'es', 'hi', 'vi', 'zh']"),
-    ("eval.languages=[en,tlh]", "eval.languages: ['tlh'] not in xquad-r; valid languages:"),
+    ("eval.benchmarks.xquad_r.languages=[en,tlh]", "eval.benchmarks.xquad_r.languages: ['tlh'] not in xquad-r; valid languages:"),
+    ("eval.benchmarks.xquad_r.depth=deep", "eval.benchmarks.xquad_r.depth='deep': must be an integer >= 1"),
+    ("eval.benchmarks.tydi.depth=5", "eval.benchmarks.tydi.depth=5 is smaller than the largest cutoff @100 in eval.benchmarks.tydi.metrics"),
+    ("eval.benchmarks.tydi.metrics=[ndcg@10,bleu]", "eval.benchmarks.tydi.metrics: unknown metric 'bleu'"),
+    ("eval.benchmarks.tydi.languages=[sw,yo]", "eval.benchmarks.tydi.languages=['sw', 'yo']: TyDi GoldP has"),
+    ("eval.benchmarks.tydi.granularity=word", "eval.benchmarks.tydi.granularity='word': valid values are ['sentence', 'passage']"),
     ("+trainer.fast_dev_run=true", "trainer.fast_dev_run: not a key of the trainer group; valid keys: ['_target_',"),
 ])
 def test_bad_value_fails_naming_key_value_and_what_is_valid(data_root, tmp_path, override, message):
@@ -145,8 +149,8 @@ def test_cli_fails_in_seconds_naming_the_key(data_root, tmp_path, override, expe
 @pytest.mark.slow
 @pytest.mark.parametrize("sweep_args, bad_job, message", [
     # swept on the command line: jobs (0, [map]), (0, [map, recall@0]), ...
-    (["data.cross_ratio=0,0.5", "eval.metrics=[map],[map,recall@0]"], 1,
-     "eval.metrics: 'recall@0': k must be a positive integer"),
+    (["data.cross_ratio=0,0.5", "eval.benchmarks.xquad_r.metrics=[map],[map,recall@0]"], 1,
+     "eval.benchmarks.xquad_r.metrics: 'recall@0': k must be a positive integer"),
     # swept by a ready sweep's hydra.sweeper.params (0, 0.25, ...) with one training language
     (["+sweeps=cross_ratio", "data.languages=[en]"], 1, "data.cross_ratio=0.25 needs at least two training languages"),
 ])

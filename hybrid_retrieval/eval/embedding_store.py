@@ -1,4 +1,4 @@
-"""Corpus embeddings streamed to disk chunk by chunk, read back chunk by chunk.
+"""Corpus embeddings: streamed to disk chunk by chunk (large corpora) or held in memory (small pools).
 
 A million-passage corpus must not need its texts or its vectors in memory at
 once: texts arrive in chunks from a reader, each chunk is encoded with
@@ -83,7 +83,7 @@ def encode_to_store(encoder, batches: Iterable[tuple[list[str], list[str]]], pat
             if dim is None:
                 dim = emb.shape[1]
             np.ascontiguousarray(emb, dtype=DTYPES[dtype]).tofile(fh)
-            id_chunks.append(np.array([i.encode("utf-8") for i in ids], dtype=bytes))
+            id_chunks.append(utf8_ids(ids))
             n += len(ids)
             if time.perf_counter() - t_log > 30:
                 t_log = time.perf_counter()
@@ -92,3 +92,60 @@ def encode_to_store(encoder, batches: Iterable[tuple[list[str], list[str]]], pat
         raise ValueError(f"{desc}: the corpus is empty")
     ids_all = np.concatenate(id_chunks) if len(id_chunks) > 1 else id_chunks[0]
     return EmbeddingStore(path, dim, dtype, ids_all, time.perf_counter() - t0)
+
+
+@dataclass
+class ArrayStore:
+    """An in-memory corpus with the store interface, for pools small enough to hold (LAReQA, TyDi GoldP).
+
+    Same search path as :class:`EmbeddingStore`: only where the vectors live differs.
+    ``langs``, when known, is each row's language (what language-bias measures need).
+    """
+
+    vectors: np.ndarray
+    ids: np.ndarray
+    langs: np.ndarray | None = None
+    encode_s: float = 0.0
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def doc_names(self, rows: np.ndarray) -> np.ndarray:
+        return np.char.decode(self.ids[rows], "utf-8")
+
+    def iter_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        for lo in range(0, self.n, rows):
+            yield lo, self.vectors[lo: lo + rows]
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        return self.vectors[np.sort(index)]
+
+    @classmethod
+    def concat(cls, parts: list["ArrayStore | EmbeddingStore"]) -> "ArrayStore":
+        """One pool from several corpora, without encoding anything again."""
+        vectors = np.concatenate([p.vectors if isinstance(p, ArrayStore) else p.rows(np.arange(p.n)) for p in parts])
+        langs = [p.langs for p in parts]
+        return cls(np.ascontiguousarray(vectors, dtype=np.float32), np.concatenate([p.ids for p in parts]),
+                   np.concatenate(langs) if all(x is not None for x in langs) else None,
+                   sum(p.encode_s for p in parts))
+
+
+def encode_in_memory(encoder, ids: list[str], texts: list[str], lang: str | None = None,
+                     desc: str = "corpus") -> ArrayStore:
+    """Encode a small pool at once (sorted by length inside the encoder)."""
+    if not ids:
+        raise ValueError(f"{desc}: the corpus is empty")
+    t0 = time.perf_counter()
+    vectors = np.ascontiguousarray(encoder.encode(texts, "passage", desc=desc), dtype=np.float32)
+    return ArrayStore(vectors, utf8_ids(ids), None if lang is None else np.full(len(ids), lang, dtype=object),
+                      time.perf_counter() - t0)
+
+
+def utf8_ids(ids: Iterable[str]) -> np.ndarray:
+    """Docids as a byte-string array: byte-wise sorting, as trec_eval compares ids."""
+    return np.array([i.encode("utf-8") for i in ids], dtype=bytes)

@@ -10,9 +10,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
-
 from hybrid_retrieval.data.collate import pad_ids
+from hybrid_retrieval.progress import phase
 
 
 class TextEncoder:
@@ -39,14 +38,17 @@ class TextEncoder:
         self.model.eval()
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision.startswith("bf16"))
         pad = self.tokenizer.pad_token_id or 0
-        with torch.inference_mode(), autocast:
-            batches = range(0, len(order), self.batch_size)
-            for lo in tqdm(batches, desc=desc or f"encode {kind}", disable=not self.show_progress, leave=False):
+        # a bar on a terminal (unless show_progress=False); off a terminal "encode ...: k/n texts, ETA" lines
+        progress = phase(desc or f"encode {kind}s", total=len(texts), unit="texts",
+                         bar=None if self.show_progress else False)
+        with torch.inference_mode(), autocast, progress:
+            for lo in range(0, len(order), self.batch_size):
                 idx = order[lo: lo + self.batch_size]
                 batch = pad_ids([enc[i] for i in idx], pad)
                 ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
                 out[idx] = F.normalize(self.pool(hidden, mask).float(), dim=-1).cpu().numpy()
+                progress.update(len(idx))
         self.model.train(was_training)
         return out
 

@@ -2,41 +2,79 @@
 
 Run lines: ``qid Q0 docid rank score tag``; scores are written with 9
 significant digits so float32 values round-trip exactly and trec_eval sorts
-them as we did.
+them as we did.  Qrels keep graded levels (trec_eval's nDCG gains).  A
+setting's files are written once, atomically, when its benchmark is done: a
+killed job never leaves a half file that a later reader takes as whole.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.data.formats.trec import read_qrels  # noqa: F401  (the one qrels reader, re-exported)
 
-def write_run(path: Path, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
-              tag: str = "hybrid_retrieval", append: bool = False) -> None:
-    nq, depth = ids.shape
+
+def run_lines(qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
+              tag: str = "hybrid_retrieval") -> str:
+    """Run lines for every found document; ``ids`` index ``doc_names``, -1 entries (never found) are skipped."""
     for name in (qids, doc_names):
         bad = next((x for x in name if any(c.isspace() for c in str(x))), None)
         if bad is not None:
             raise ValueError(f"id {bad!r} contains whitespace, which TREC run files cannot hold")
+    nq, depth = ids.shape
+    found = (ids >= 0).ravel()
     frame = pd.DataFrame({
-        "qid": np.repeat(np.asarray(qids, dtype=object), depth),
+        "qid": np.repeat(np.asarray(qids, dtype=object), depth)[found],
         "q0": "Q0",
-        "docid": np.asarray(doc_names, dtype=object)[ids.ravel()],
-        "rank": np.tile(np.arange(1, depth + 1), nq),
-        "score": np.char.mod("%.9g", scores.astype(np.float64).ravel()),
+        "docid": np.asarray(doc_names, dtype=object)[np.maximum(ids, 0).ravel()][found],
+        "rank": np.tile(np.arange(1, depth + 1), nq)[found],
+        "score": np.char.mod("%.9g", scores.astype(np.float64).ravel()[found]),
         "tag": tag,
     })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, sep=" ", header=False, index=False, mode="a" if append else "w")
+    buf = io.StringIO()
+    frame.to_csv(buf, sep=" ", header=False, index=False)
+    return buf.getvalue()
 
 
-def write_qrels(path: Path, qrels: dict[str, list[str]], append: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if append else "w", encoding="utf-8") as fh:
-        for qid, docs in qrels.items():
-            for doc in docs:
-                fh.write(f"{qid} 0 {doc} 1\n")
+def qrels_lines(qrels: Mapping[str, Mapping[str, int]]) -> str:
+    return "".join(f"{qid} 0 {doc} {level}\n" for qid, docs in qrels.items() for doc, level in docs.items())
+
+
+def write_run(path: Path, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
+              tag: str = "hybrid_retrieval") -> None:
+    write_atomically(Path(path), run_lines(qids, ids, scores, doc_names, tag))
+
+
+def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    write_atomically(Path(path), qrels_lines(qrels))
+
+
+class RunFiles:
+    """Collects one benchmark's run and qrels lines per setting; ``write`` puts each file down atomically."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = None if folder is None else Path(folder)
+        self._runs: dict[str, list[str]] = {}
+        self._qrels: dict[str, list[str]] = {}
+
+    def add(self, setting: str, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
+            qrels: Mapping[str, Mapping[str, int]]) -> None:
+        if self.folder is None:
+            return
+        self._runs.setdefault(setting, []).append(run_lines(qids, ids, scores, doc_names))
+        self._qrels.setdefault(setting, []).append(qrels_lines(qrels))
+
+    def write(self) -> None:
+        if self.folder is None:
+            return
+        for setting, chunks in self._runs.items():
+            write_atomically(self.folder / f"{setting}.trec", "".join(chunks))
+            write_atomically(self.folder / f"{setting}.qrels", "".join(self._qrels[setting]))
 
 
 def read_run(path: Path) -> dict[str, dict[str, float]]:
@@ -46,12 +84,3 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
             qid, _, doc, _, score, *_ = line.split()
             run.setdefault(qid, {})[doc] = float(score)
     return run
-
-
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            qid, _, doc, rel = line.split()
-            qrels.setdefault(qid, {})[doc] = int(rel)
-    return qrels

@@ -9,20 +9,23 @@ ArguAna, Quora and CQADupStack, where queries are also corpus documents).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hybrid_retrieval.data.download import DataNotFoundError
 from hybrid_retrieval.data.formats import beir as layout
 from hybrid_retrieval.data.formats.passages import JsonlCorpus
-from hybrid_retrieval.eval.benchmarks.retrieval import RetrievalBenchmark, make_options
-from hybrid_retrieval.eval.retrieval_eval import QuerySet
+from hybrid_retrieval.eval.pipeline import Benchmark, Plan, QuerySet, Task, make_options
+from hybrid_retrieval.eval.protocol import Protocol
 
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/<name>.zip"
 
 
 def load_beir(path: str | Path | None, name: str = "beir", split: str = "test", lang: str = "en",
-              setting: str = "mono", ignore_identical_ids: bool = True, index=None, embedding_dtype: str = "float32",
-              embeddings_dir: str | None = None, encode_chunk: int = 16384) -> RetrievalBenchmark:
+              ignore_identical_ids: bool = True, index=None, embedding_dtype: str = "float32",
+              embeddings_dir: str | None = None, encode_chunk: int = 16384, **protocol: Any) -> Benchmark:
     key = f"eval.benchmarks.{name}"
+    protocol = {"settings": ["mono"], "metrics": ["ndcg@10", "recall@100", "map", "mrr@10"], **protocol}
+    proto = Protocol.from_node(name, protocol, ("mono",), ("mono/ndcg@10",))
     if path in (None, ""):
         raise ValueError(f"{key}.path is not set: point it at a BEIR-format folder with {layout.CORPUS}, "
                          f"{layout.QUERIES} and qrels/{split}.tsv (e.g. {key}.path=/data/beir/scifact)")
@@ -44,4 +47,5 @@ def load_beir(path: str | Path | None, name: str = "beir", split: str = "test", 
         raise ValueError(f"{found['qrels']}: none of its query ids appear in {found['queries']}")
     corpus = JsonlCorpus((found["corpus"],), "_id", str(found["corpus"]))
     queries = {q: t for q, t in queries.items() if q in qrels}
-    return RetrievalBenchmark(name, [QuerySet(lang, queries, qrels, corpus)], options, setting=setting)
+    plan = Plan({lang: QuerySet(lang, queries)}, {lang: corpus}, [Task("mono", lang, lang, qrels, run_prefix=f"{lang}:")])
+    return Benchmark(name, proto, plan, options, [lang])

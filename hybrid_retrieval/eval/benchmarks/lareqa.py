@@ -1,34 +1,30 @@
-"""LAReQA benchmarks (XQuAD-R, MLQA-R): parallel questions over per-language sentence pools."""
+"""LAReQA benchmarks (XQuAD-R, MLQA-R): parallel questions over per-language sentence pools.
+
+Settings (Roy et al., 2020): ``mono`` (X's questions against X's sentences),
+``cross`` (X against Y, X != Y) and ``multi`` (X against the pooled sentences
+of every evaluated language, where each language's answer sentence is
+relevant).  Question ids are shared across languages, which is what makes
+the pooled setting measure language bias.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from hybrid_retrieval.data.download import require_file, resolve_root
+from hybrid_retrieval.data.download import DataNotFoundError, require_file, resolve_root
 from hybrid_retrieval.data.formats.lareqa import LareqaLanguage, read_lareqa
+from hybrid_retrieval.eval.pipeline import Benchmark, Candidates, Plan, QuerySet, Task
+from hybrid_retrieval.eval.protocol import Protocol
 
+SETTINGS = ("mono", "cross", "multi")
+POOL = "multi"  # corpus key (and run-file corpus tag) of the pooled candidates
+DEFAULT_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
+DEFAULTS = {"settings": list(SETTINGS), "metrics": ["map", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10",
+                                                   "ndcg@10"], "depth": 1000}
 KNOWN_LANGUAGES = {
     "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
     "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
 }
-
-
-@dataclass
-class LareqaBenchmark:
-    """Per-language questions and candidate sentences; ``answer[lang][qid]`` is the relevant sentence index."""
-
-    name: str
-    languages: list[str]
-    data: dict[str, LareqaLanguage]
-
-    def answer(self, lang: str) -> dict[str, int]:
-        return {q.qid: q.sentence for q in self.data[lang].questions}
-
-    def evaluate(self, encoder, **kwargs):
-        """Run the LAReQA protocol (see :mod:`hybrid_retrieval.eval.lareqa_eval`)."""
-        from hybrid_retrieval.eval.lareqa_eval import evaluate_lareqa
-        return evaluate_lareqa(self, encoder, key=self.name, **kwargs)
 
 
 def check_languages(folder: str, languages: Iterable[str], key: str) -> list[str]:
@@ -45,8 +41,48 @@ def check_languages(folder: str, languages: Iterable[str], key: str) -> list[str
     return languages
 
 
-def load_lareqa(name: str, folder: str, languages: Iterable[str], root: str | Path | None = None) -> LareqaBenchmark:
-    languages = check_languages(folder, languages, "eval.languages")
+def check_config(name: str, node: dict) -> None:
+    """Protocol, languages and files of a node, without reading the files (a sweep checks every job first)."""
+    Protocol.from_node(name, {**DEFAULTS, **node}, SETTINGS, DEFAULT_HEADLINE)
+    key = f"eval.benchmarks.{name}.languages"
+    root = resolve_root(node.get("root"))
+    for lang in check_languages(node["folder"], node["languages"], key):
+        try:
+            require_file(root, f"{node['folder']}/{lang}.json")
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f"{key}: no data for {lang!r}: {err}") from None
+
+
+def load_lareqa(name: str, folder: str, languages: Iterable[str], root: str | Path | None = None,
+                **protocol: Any) -> Benchmark:
+    """Read every language file (failing before training on any gap) and plan the LAReQA settings."""
+    proto = Protocol.from_node(name, {**DEFAULTS, **protocol}, SETTINGS, DEFAULT_HEADLINE)
+    languages = check_languages(folder, languages, f"eval.benchmarks.{name}.languages")
     root = resolve_root(root)
     data = {lang: read_lareqa(require_file(root, f"{folder}/{lang}.json"), lang) for lang in languages}
-    return LareqaBenchmark(name, languages, data)
+    return Benchmark(name, proto, lareqa_plan(data, proto.settings), languages=languages,
+                     info={"sentences": {x: len(d.sentences) for x, d in data.items()},
+                           "questions": {x: len(d.questions) for x, d in data.items()},
+                           "skipped_questions": {x: d.skipped_questions for x, d in data.items()}})
+
+
+def lareqa_plan(data: dict[str, LareqaLanguage], settings: Iterable[str]) -> Plan:
+    langs = list(data)
+    answer = {x: {q.qid: data[x].sentence_ids[q.sentence] for q in data[x].questions} for x in langs}
+    query_sets = {x: QuerySet(x, {q.qid: q.text for q in data[x].questions}) for x in langs}
+    corpora = {x: Candidates(data[x].sentence_ids, data[x].sentences, x) for x in langs}
+    tasks: list[Task] = []
+    for setting in settings:
+        for x, y in _pairs(setting, langs):
+            targets = langs if y == POOL else [y]
+            qrels = {q: {answer[t][q]: 1 for t in targets if q in answer[t]} for q in query_sets[x].queries}
+            tasks.append(Task(setting, x, y, {q: rel for q, rel in qrels.items() if rel}, run_prefix=f"{x}-{y}:"))
+    return Plan(query_sets, corpora, tasks, pools={POOL: langs})
+
+
+def _pairs(setting: str, langs: list[str]) -> list[tuple[str, str]]:
+    if setting == "mono":
+        return [(x, x) for x in langs]
+    if setting == "cross":
+        return [(x, y) for x in langs for y in langs if x != y]
+    return [(x, POOL) for x in langs]

@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator
 
 from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError, require_file, resolve_root
 from hybrid_retrieval.data.formats import miracl as layout
 from hybrid_retrieval.data.formats.passages import JsonlCorpus, batched, passage_from_record
 from hybrid_retrieval.data.formats.trec import read_qrels, read_topics
-from hybrid_retrieval.eval.benchmarks.retrieval import RetrievalBenchmark, make_options
-from hybrid_retrieval.eval.retrieval_eval import QuerySet
+from hybrid_retrieval.eval.pipeline import Benchmark, Plan, QuerySet, Task, make_options
+from hybrid_retrieval.eval.protocol import Protocol
 
 log = logging.getLogger(__name__)
 LOW_RESOURCE = ("sw", "te", "yo", "bn", "th")
+DEFAULT_HEADLINE = ("mono/ndcg@10", "mono/recall@100")
 
 
 @dataclass(frozen=True)
@@ -47,35 +48,38 @@ class HubCorpus:
 def load_miracl(name: str = "miracl", languages: Iterable[str] = layout.LANGUAGES["dev"], split: str = "dev",
                 root: str | Path | None = None, corpus_dir: str | Path | None = None,
                 hub_corpus: str | None = "miracl/miracl-corpus", hub_topics: str | None = "miracl/miracl",
-                low_resource: Sequence[str] = LOW_RESOURCE, index=None, ignore_identical_ids: bool = False,
-                embedding_dtype: str = "float32", embeddings_dir: str | None = None,
-                encode_chunk: int = 16384) -> RetrievalBenchmark:
+                index=None, ignore_identical_ids: bool = False, embedding_dtype: str = "float32",
+                embeddings_dir: str | None = None, encode_chunk: int = 16384, **protocol: Any) -> Benchmark:
     """Read topics and qrels and locate every language's corpus; any gap fails here, naming the key."""
     key = f"eval.benchmarks.{name}"
+    protocol = {"settings": ["mono"], "metrics": ["ndcg@10", "recall@100"], "low_resource": list(LOW_RESOURCE),
+                **protocol}
+    proto = Protocol.from_node(name, protocol, ("mono",), DEFAULT_HEADLINE)
     if split not in layout.LANGUAGES:
         raise ValueError(f"{key}.split={split!r}: valid splits with qrels are {sorted(layout.LANGUAGES)}")
     languages = list(languages)
     unknown = [lang for lang in languages if lang not in layout.LANGUAGES[split]]
     if unknown or not languages or len(set(languages)) != len(languages):
-        raise ValueError(f"eval.languages={languages}: MIRACL {split} has topics and qrels for "
+        raise ValueError(f"{key}.languages={languages}: MIRACL {split} has topics and qrels for "
                          f"{list(layout.LANGUAGES[split])} (each at most once); unknown: {unknown}")
-    bad_group = [lang for lang in low_resource if lang not in layout.LANGUAGES["dev"]]
+    bad_group = [lang for lang in proto.groups.get("low_resource", ()) if lang not in layout.LANGUAGES["dev"]]
     if bad_group:
-        raise ValueError(f"eval.low_resource: {bad_group} are not MIRACL languages; valid: {list(layout.LANGUAGES['dev'])}")
+        raise ValueError(f"{key}.low_resource: {bad_group} are not MIRACL languages; valid: {list(layout.LANGUAGES['dev'])}")
     options = make_options(index, ignore_identical_ids, embedding_dtype, embeddings_dir, encode_chunk)
     root = resolve_root(root)
     if corpus_dir not in (None, "") and not Path(corpus_dir).expanduser().is_dir():
         raise DataNotFoundError(f"{key}.corpus_dir={corpus_dir}: directory does not exist\n"
                                 + _corpus_remedies(key, hub_corpus))
-    query_sets = []
+    query_sets, corpora, tasks = {}, {}, []
     for lang in languages:
         topics = read_topics(_judgment_file(root, layout.topics_relpath(lang, split), hub_topics,
                                             layout.hub_topics_path(lang, split)))
         qrels = read_qrels(_judgment_file(root, layout.qrels_relpath(lang, split), hub_topics,
                                           layout.hub_qrels_path(lang, split)))
-        query_sets.append(QuerySet(lang, topics, qrels, _corpus(key, lang, corpus_dir, hub_corpus)))
-    groups = {"low_resource": [lang for lang in low_resource]} if low_resource else {}
-    return RetrievalBenchmark(name, query_sets, options, groups)
+        query_sets[lang] = QuerySet(lang, topics)
+        corpora[lang] = _corpus(key, lang, corpus_dir, hub_corpus)
+        tasks.append(Task("mono", lang, lang, qrels, run_prefix=f"{lang}:"))
+    return Benchmark(name, proto, Plan(query_sets, corpora, tasks), options, languages)
 
 
 def _judgment_file(root: Path, relpath: str, hub_repo: str | None, hub_path: str) -> Path:

@@ -176,6 +176,10 @@ def test_build_report_writes_tables_plots_and_lists_the_failed_job(sweep, tmp_pa
     assert len(sig) == 3 * 4  # three comparisons x (mono, cross, multi mAP; rank distance)
     assert "the paper's table" in md and "hybrid 0.5" in md and "X-X (paper, XLM-R)" in md
     assert "## Findings" in md and (out / "findings.md").is_file()
+    findings = (out / "findings.md").read_text()
+    assert "xquad_r mono mAP: data.cross_ratio=0.5: vs 0 +0.2" in findings and "beats both ends (0 and 1)" in findings
+    assert "rank distance: no intermediate data.cross_ratio beats both" in findings  # equal everywhere: no claim
+    assert "Δ vs X-X +0.2" in md
 
 
 def test_cli_heatmap_jobs_and_errors(sweep, tmp_path, capsys):

@@ -79,7 +79,7 @@ def parse_entry(entry: str) -> tuple[str, str, str | None]:
 def pretty_metric(key: str) -> str:
     """``xquad_r/multi/map`` -> ``multi mAP``; ``mono/ndcg@10/low_resource`` -> ``mono nDCG@10 low-resource``."""
     parts = key.split("/")
-    if parts and parts[0] not in ("mono", "cross", "multi") and len(parts) > 2:
+    if parts and parts[0] not in ("mono", "cross", "multi") and len(parts) >= 2:
         parts = parts[1:]
     names = {"map": "mAP", "rank_distance": "rank distance", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
              "low_resource": "low-resource"}

@@ -37,8 +37,8 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
     if col not in agg:
         return None
     rows_ = agg[(~agg["reference"].astype(bool)) & (agg["group"] == group) & agg[col].notna()]
-    values = {str(v) for v in rows_[col]}
-    if not {"0", "1"} <= values and not {"0.0", "1.0"} <= values:
+    values = {float(v) for v in rows_[col]}
+    if not {0.0, 1.0} <= values:
         return None
     metrics = [m for m in PAPER_COLUMNS if f"{benchmark}/{m}:mean" in agg] + extra
     header = ["recipe", "seeds"] + [pretty_metric(m) for m in metrics]

@@ -63,7 +63,8 @@ def _log_to_wandb(report, mode: str | None) -> None:
     group = next((g for g in jobs["sweep_dir"] if isinstance(g, str) and g), None)
     tables = {"summary": jobs.drop(columns=[c for c in jobs.columns if c.startswith("_")]),
               "by_config": report.by_config, "significance": report.significance,
-              "findings": pd.DataFrame({"finding": report.findings})}
+              "findings_table": pd.DataFrame({"finding": report.findings})}
     where = log_report(tables, report.plots, project=project, group=group[-128:] if group else None,
-                       out_dir=report.out_dir, mode=mode, texts={"findings": report.markdown})
+                       out_dir=report.out_dir, mode=mode,
+                       texts={"findings": "\n".join(f"- {f}" for f in report.findings), "summary": report.markdown})
     print(f"  W&B report run: {where}")

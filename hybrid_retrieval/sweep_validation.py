@@ -37,13 +37,16 @@ class ValidateSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.global_hydra import GlobalHydra
 
+        from hybrid_retrieval.data.download import set_policy
         from hybrid_retrieval.validate import validate
 
         jobs = sweep_jobs(config)
         loader = GlobalHydra.instance().config_loader()
         for num, job in enumerate(jobs or []):
             try:
-                validate(loader.load_sweep_config(master_config=config, sweep_overrides=job))
+                job_cfg = loader.load_sweep_config(master_config=config, sweep_overrides=job)
+                set_policy(job_cfg.paths.get("download"))  # missing training/eval files are fetched here, once
+                validate(job_cfg)
             except (ValueError, OSError) as err:
                 # SystemExit, because Hydra turns a callback's exceptions into warnings and goes on
                 raise SystemExit(f"{type(err).__name__} in sweep job {num} ({' '.join(job)}): {err}\n"

@@ -1,0 +1,118 @@
+"""Progress you can read in a log: training/eval lines off a terminal, a headline line, sweep i-of-n lines."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from types import SimpleNamespace
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import compose_config, smoke_overrides
+from hybrid_retrieval import quiet
+from hybrid_retrieval.disk import dir_mb
+from hybrid_retrieval.headline import headline_keys, headline_line
+from hybrid_retrieval.progress import phase
+from hybrid_retrieval.sweep_progress import SweepProgress
+
+
+def _messages(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_phase_off_a_terminal_logs_start_counts_eta_and_end(caplog):
+    with caplog.at_level(logging.INFO, logger="hybrid_retrieval.progress"):
+        with phase("encode passages", total=300, unit="texts", every_s=0, bar=False) as p:
+            p.update(100)
+            p.update(200)
+    lines = _messages(caplog)
+    assert lines[0] == "encode passages: started of 300 texts"
+    assert re.fullmatch(r"encode passages: 100/300 texts \(33%\), [\d,.]+ texts/s, \d+s elapsed, ETA \S+", lines[1])
+    assert re.fullmatch(r"encode passages: done, 300 texts in \d+s", lines[-1])
+
+
+def test_phase_that_raises_says_it_failed(caplog):
+    with caplog.at_level(logging.INFO, logger="hybrid_retrieval.progress"), pytest.raises(KeyError):
+        with phase("metrics", bar=False):
+            raise KeyError("x")
+    assert re.fullmatch(r"metrics: failed after \d+s", _messages(caplog)[-1])
+
+
+def test_headline_uses_configured_lists_else_pooled_map_and_ndcg():
+    metrics = {"xquad_r/mono/map": 0.7, "xquad_r/cross/map": 0.6, "xquad_r/cross/map/de": 0.5,
+               "xquad_r/multi/ndcg@10": 0.4, "xquad_r/multi/recall@10": 0.9, "train/final_loss": 1.5,
+               "disk/job_mb": 12.3, "time/train_s": 4.0}
+    cfg = OmegaConf.create({"eval": {"benchmarks": {"xquad_r": {"folder": "xquad-r"}}}})
+    assert headline_keys(metrics, cfg) == ["xquad_r/cross/map", "xquad_r/mono/map", "xquad_r/multi/ndcg@10",
+                                           "train/final_loss", "disk/job_mb"]
+    cfg = OmegaConf.create({"optimized_metric": "xquad_r/multi/recall@10",
+                            "eval": {"benchmarks": {"xquad_r": {"headline": ["mono/map", "cross/map/de"]}}}})
+    assert headline_line(metrics, cfg) == ("headline: xquad_r/multi/recall@10=0.9000 xquad_r/mono/map=0.7000 "
+                                           "xquad_r/cross/map/de=0.5000 train/final_loss=1.5000 disk/job_mb=12.3000")
+
+
+def test_job_logs_training_and_eval_progress_a_headline_and_its_disk_use(data_root, tmp_path, caplog):
+    from hybrid_retrieval.train import train
+
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["progress.every_n_steps=2"])
+    with caplog.at_level(logging.INFO):
+        metrics = train(cfg)
+    lines = _messages(caplog)
+    steps = [line for line in lines if line.startswith("train: step ")]
+    assert [line.split(",")[0] for line in steps] == ["train: step 2/6 (33%)", "train: step 4/6 (67%)",
+                                                      "train: step 6/6 (100%)"]
+    assert all(re.search(r", loss \d+\.\d{4}, [\d.]+ pairs/s, \S+ elapsed, ETA \S+$", line) for line in steps), steps
+    assert any(re.fullmatch(r".+ (queries|candidates|passages): done, [\d,]+ texts in \S+", line) for line in lines), lines
+    assert lines[-1].startswith("headline: xquad_r/")
+    assert "xquad_r/multi/map=" in lines[-1] and "disk/job_mb=" in lines[-1]
+    assert 0 < metrics["disk/job_mb"] == json.loads((tmp_path / "metrics.json").read_text())["disk/job_mb"]
+
+
+def test_sweep_progress_says_which_job_runs_and_how_finished_ones_ended(tmp_path, caplog):
+    from hydra.core.utils import JobStatus
+    from hydra.types import RunMode
+
+    callback = SweepProgress()
+    callback.total = 2
+    for num, (status, extra) in enumerate([("complete", {"xquad_r/multi/map": 0.5}), ("failed", None)]):
+        job_dir = tmp_path / str(num)
+        job_dir.mkdir()
+        record = {"status": status} if extra else {"status": status, "error": "FloatingPointError: loss is nan"}
+        (job_dir / "status.json").write_text(json.dumps(record))
+        if extra:
+            (job_dir / "metrics.json").write_text(json.dumps(extra))
+        config = OmegaConf.create({"hydra": {"mode": RunMode.MULTIRUN, "job": {"num": num},
+                                             "overrides": {"task": [f"data.cross_ratio={num}"]},
+                                             "runtime": {"output_dir": str(job_dir)}}})
+        with caplog.at_level(logging.INFO, logger="hybrid_retrieval.sweep"):
+            callback.on_job_start(config)
+            callback.on_job_end(config, SimpleNamespace(status=JobStatus.COMPLETED))
+    lines = _messages(caplog)
+    assert lines[0] == "sweep: job 1 of 2 started: data.cross_ratio=0"
+    assert re.fullmatch(r"sweep: job 1 of 2 complete in \d+s: headline: xquad_r/multi/map=0\.5000 "
+                        r"\| finished: 1 complete, 1 to go", lines[1])
+    assert re.fullmatch(r"sweep: job 2 of 2 failed in \d+s: FloatingPointError: loss is nan "
+                        r"\| finished: 1 complete, 1 failed, 0 to go", lines[3])
+
+
+def test_third_party_noise_is_dropped_but_other_messages_pass(caplog):
+    quiet.silence_third_party()
+    lightning = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    with caplog.at_level(logging.INFO):
+        lightning.info("💡 Tip: For seamless cloud logging ... try installing [litlogger]")
+        lightning.info("GPU available: False, used: False")
+        logging.getLogger("faiss.loader").info("Loading faiss with AVX2 support.")
+    assert _messages(caplog) == ["GPU available: False, used: False"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning)
+    assert caught == []
+
+
+def test_dir_mb_counts_allocated_bytes_and_skips_named_entries(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x" * 2_000_000)
+    (tmp_path / "metrics.json").write_bytes(b"y" * 1_000_000)
+    assert dir_mb(tmp_path, skip=("checkpoints",)) == pytest.approx(1.0, abs=0.01)
+    assert dir_mb(tmp_path) == pytest.approx(3.0, abs=0.02)

@@ -61,3 +61,21 @@ class HoldAt(_Counting):
             while True:  # until SIGKILL
                 time.sleep(1)
         return loss
+
+
+PAUSE_ENV = "HR_TEST_PAUSE_FILE"  # with HR_TEST_PAUSE_AT_CALL: where PauseAt says that it waits
+
+
+class PauseAt(_Counting):
+    """At call ``$HR_TEST_PAUSE_AT_CALL`` creates ``$HR_TEST_PAUSE_FILE`` and waits until the test deletes it,
+    so a signal sent meanwhile lands inside that training step; without the variables it is the plain loss."""
+
+    def forward(self, q, p, *args, **kwargs):
+        loss = super().forward(q, p, *args, **kwargs)
+        at, marker = os.environ.get("HR_TEST_PAUSE_AT_CALL"), os.environ.get(PAUSE_ENV)
+        if at and marker and self.calls == int(at):
+            open(marker, "w").close()
+            deadline = time.monotonic() + 300
+            while os.path.exists(marker) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        return loss

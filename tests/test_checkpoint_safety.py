@@ -17,7 +17,7 @@ from hybrid_retrieval.checkpointing import RngState
 from hybrid_retrieval.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "eval.benchmarks.xquad_r.settings=[mono]",
+SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false",
          "trainer.max_steps=2", "checkpoint.every_n_steps=1", "checkpoint.keep=true"]
 
 

@@ -1,6 +1,7 @@
 """Where built artefacts live, and how to build them without half-written leftovers."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -56,8 +57,17 @@ def replaced_atomically(path: Path, suffix: str = "") -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results should read like any other file
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno == errno.ENOSPC:  # the temp file goes, the previous file stays; say where space ran out
+            raise DiskFullError(errno.ENOSPC, f"no space left on device in {path.parent} while writing {path.name}; "
+                                f"the previous {path.name} (if any) is kept; free space there and re-run") from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class DiskFullError(OSError):
+    """A write that ran out of space (ENOSPC); the message names the directory."""
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -40,7 +40,7 @@ def read_queries(path: str | Path) -> dict[str, str]:
 def read_qrels_tsv(path: str | Path) -> dict[str, dict[str, int]]:
     """``qid -> {docid: score}``; the header row, if present, is skipped."""
     qrels: dict[str, dict[str, int]] = {}
-    with open_text(path) as fh:
+    with open_text(path, TrecFormatError) as fh:
         for lineno, line in enumerate(fh, 1):
             fields = line.rstrip("\n\r").split("\t")
             if not line.strip():

@@ -29,12 +29,31 @@ class Passage:
         return f"{self.title} {self.text}".strip() if self.title else self.text.strip()
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a text file, transparently gunzipping ``*.gz``."""
-    path = Path(path)
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open(encoding="utf-8")
+class _Utf8Lines:
+    """Lines of a (gzipped) file decoded one by one, so bad bytes are reported with their file and line."""
+
+    def __init__(self, path: Path, error: type[ValueError]):
+        self.path, self.error = path, error
+        self._fh = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+    def __iter__(self) -> Iterator[str]:
+        for lineno, raw in enumerate(self._fh, 1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise self.error(f"{self.path}:{lineno}: not UTF-8 text (byte {err.start} of the line: "
+                                 f"{err.reason})") from None
+
+    def __enter__(self) -> "_Utf8Lines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+
+def open_text(path: str | Path, error: type[ValueError] | None = None) -> _Utf8Lines:
+    """The lines of a UTF-8 text file, transparently gunzipping ``*.gz``; bad bytes raise ``error`` naming file and line."""
+    return _Utf8Lines(Path(path), error or JsonlFormatError)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:

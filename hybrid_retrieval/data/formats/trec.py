@@ -17,7 +17,7 @@ class TrecFormatError(ValueError):
 def read_topics(path: str | Path) -> dict[str, str]:
     """``qid -> query text`` from a tab-separated topics file."""
     topics: dict[str, str] = {}
-    with open_text(path) as fh:
+    with open_text(path, TrecFormatError) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\n\r")
             if not line.strip():
@@ -34,7 +34,7 @@ def read_topics(path: str | Path) -> dict[str, str]:
 def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """``qid -> {docid: relevance}`` from a TREC qrels file (tab- or space-separated)."""
     qrels: dict[str, dict[str, int]] = {}
-    with open_text(path) as fh:
+    with open_text(path, TrecFormatError) as fh:
         for lineno, line in enumerate(fh, 1):
             fields = line.split()
             if not fields:

@@ -138,8 +138,7 @@ def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dic
                     queries[task.query_set] = (list(qs.queries), encoder.encode(
                         list(qs.queries.values()), "query", desc=f"{bench.name} {task.query_set} queries"))
             store, order = _store(bench, encoder, task.corpus, stores, tmp_dirs, clock)
-            with clock("search"):
-                result = _run_task(bench, task, queries[task.query_set], store, order, runs, clock, stats)
+            result = _run_task(bench, task, queries[task.query_set], store, order, runs, clock, stats)
             if result is not None:
                 results.append(result)
             for key in [k for k, last in last_use.items() if last == i and k in stores]:
@@ -205,9 +204,10 @@ def _run_task(bench: Benchmark, task: Task, encoded: tuple[list[str], np.ndarray
     depth = min(proto.depth, store.n)
     extra = 1 if opts.ignore_identical_ids else 0
     t0, timings = time.perf_counter(), {}
-    scores, ids = search_store(store, q, depth + extra, opts.index, order, timings)
-    if opts.ignore_identical_ids:
-        scores, ids = drop_identical(scores, ids, rows_of(store, qids), depth)
+    with clock("search"):
+        scores, ids = search_store(store, q, depth + extra, opts.index, order, timings)
+        if opts.ignore_identical_ids:
+            scores, ids = drop_identical(scores, ids, rows_of(store, qids), depth)
     search_s = time.perf_counter() - t0
     judged = [task.qrels[x] for x in qids]
     with clock("metrics"):

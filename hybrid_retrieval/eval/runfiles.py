@@ -8,12 +8,10 @@ killed job never leaves a half file that a later reader takes as whole.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
-import pandas as pd
 
 from hybrid_retrieval.cache import write_atomically
 from hybrid_retrieval.data.formats.trec import read_qrels  # noqa: F401  (the one qrels reader, re-exported)
@@ -26,19 +24,14 @@ def run_lines(qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: n
         bad = next((x for x in name if any(c.isspace() for c in str(x))), None)
         if bad is not None:
             raise ValueError(f"id {bad!r} contains whitespace, which TREC run files cannot hold")
-    nq, depth = ids.shape
-    found = (ids >= 0).ravel()
-    frame = pd.DataFrame({
-        "qid": np.repeat(np.asarray(qids, dtype=object), depth)[found],
-        "q0": "Q0",
-        "docid": np.asarray(doc_names, dtype=object)[np.maximum(ids, 0).ravel()][found],
-        "rank": np.tile(np.arange(1, depth + 1), nq)[found],
-        "score": np.char.mod("%.9g", scores.astype(np.float64).ravel()[found]),
-        "tag": tag,
-    })
-    buf = io.StringIO()
-    frame.to_csv(buf, sep=" ", header=False, index=False)
-    return buf.getvalue()
+    names = np.asarray(doc_names, dtype=object)
+    ranks = [str(r) for r in range(1, ids.shape[1] + 1)]
+    out = []
+    for qid, row, score_row in zip(qids, ids, scores.astype(np.float64)):
+        keep = row >= 0  # -1: fewer documents found (approximate index, dropped identical ids); always at the end
+        docs, values = names[row[keep]], score_row[keep].tolist()
+        out.append("".join(f"{qid} Q0 {doc} {rank} {value:.9g} {tag}\n" for doc, rank, value in zip(docs, ranks, values)))
+    return "".join(out)
 
 
 def qrels_lines(qrels: Mapping[str, Mapping[str, int]]) -> str:

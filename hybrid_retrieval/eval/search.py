@@ -106,17 +106,23 @@ def search_store(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth:
 def _flat(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth: int, spec: IndexSpec) -> tuple[np.ndarray, np.ndarray]:
     gpu = use_gpu(spec)
     res = faiss.StandardGpuResources() if gpu else None
+
+    def knn(block: np.ndarray, chunk: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if gpu:
+            return faiss.knn_gpu(res, block, chunk, k, metric=faiss.METRIC_INNER_PRODUCT)
+        return faiss.knn(block, chunk, k, metric=faiss.METRIC_INNER_PRODUCT)
+
     scores = np.empty((len(queries), depth), dtype=np.float32)
     ids = np.empty((len(queries), depth), dtype=np.int64)
     for qlo in range(0, len(queries), spec.query_chunk):
         block = queries[qlo: qlo + spec.query_chunk]
+        if store.n <= spec.corpus_chunk:  # one chunk: no merging needed (small pools, the common case)
+            _, chunk = next(store.iter_chunks(spec.corpus_chunk))
+            scores[qlo: qlo + len(block)], ids[qlo: qlo + len(block)] = knn(block, chunk, depth)
+            continue
         heap = faiss.ResultHeap(len(block), depth, keep_max=True)
         for lo, chunk in store.iter_chunks(spec.corpus_chunk):
-            k = min(depth, len(chunk))
-            if gpu:
-                d, i = faiss.knn_gpu(res, block, chunk, k, metric=faiss.METRIC_INNER_PRODUCT)
-            else:
-                d, i = faiss.knn(block, chunk, k, metric=faiss.METRIC_INNER_PRODUCT)
+            d, i = knn(block, chunk, min(depth, len(chunk)))
             heap.add_result(d, np.where(i >= 0, i + lo, -1))
         heap.finalize()
         scores[qlo: qlo + len(block)], ids[qlo: qlo + len(block)] = heap.D, heap.I

@@ -162,12 +162,15 @@ def summary_markdown(report: Report, roots: list[Path], alpha: float) -> str:
         metrics = [spec.key(e) for e in spec.headline + spec.extra if spec.key(e) in jobs.columns]
         out += [f"## {spec.name}: mean ± std over seeds", ""]
         header = ["configuration", *axis_keys, "seeds"] + [pretty_metric(m) for m in metrics]
-        rows = [[r["config"], *[(r.get(f"axis:{k}") or "–") for k in axis_keys],
+        rows = [[r["config"], *[("–" if pd.isna(r.get(f"axis:{k}")) else r[f"axis:{k}"]) for k in axis_keys],
                  "eval only" if r["reference"] else f"{r['n_complete']}/{r['n_jobs']}"] +
                 [mean_pm_std(r[f"{m}:mean"], r[f"{m}:std"], 1 if m.endswith("rank_distance") else 3)
                  for m in metrics] for _, r in agg.iterrows()]
         out += [markdown_table(header, rows), ""]
-        low = [e for e in spec.headline if "low_resource" in e and e not in PAPER_COLUMNS]
+        if not spec.parallel:  # the paper's table is LAReQA's; other benchmarks join it as low-resource columns
+            continue
+        low = [o.key(e) for o in report.specs.values() for e in o.headline
+               if "low_resource" in e and e not in PAPER_COLUMNS]
         for group in dict.fromkeys(agg.loc[~agg["reference"].astype(bool), "group"]):
             paper = paper_table(agg, sig, spec.name, low, group)
             if paper:

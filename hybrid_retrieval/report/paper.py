@@ -30,6 +30,7 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
         tuple[list[str], list[list[str]]] | None:
     """(header, rows) when the sweep has cross ratios 0 and 1 in ``group``; else None.
 
+    ``extra``: full metric keys of other benchmarks (their low-resource headline metrics).
     Cells: mean ± std over seeds, and for non-baseline rows the difference to the better of X-X
     and X-Y on that metric with its CI (from the comparison table; * : Holm-significant).
     """
@@ -40,20 +41,22 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
     values = {float(v) for v in rows_[col]}
     if not {0.0, 1.0} <= values:
         return None
-    metrics = [m for m in PAPER_COLUMNS if f"{benchmark}/{m}:mean" in agg] + extra
-    header = ["recipe", "seeds"] + [pretty_metric(m) for m in metrics]
+    keys = [f"{benchmark}/{m}" for m in PAPER_COLUMNS if f"{benchmark}/{m}:mean" in agg]
+    keys += [k for k in extra if f"{k}:mean" in agg]
+    header = ["recipe", "seeds"] + [pretty_metric(k) if k.startswith(f"{benchmark}/") else f"{k.split('/', 1)[0]} {pretty_metric(k.split('/', 1)[1])}"
+                                    for k in keys]
     out = []
     ends = rows_[rows_[col].map(lambda v: float(v) in (0.0, 1.0))]
     for _, r in rows_.sort_values(col, key=lambda s: s.map(float)).iterrows():
         cells = [recipe_name(r[col]), f"{r['n_complete']}/{r['n_jobs']}"]
-        for m in metrics:
-            key = f"{benchmark}/{m}"
+        for key in keys:
+            bench, m = key.split("/", 1)
             digits = 1 if m.endswith("rank_distance") else 3
             cell = mean_pm_std(r[f"{key}:mean"], r[f"{key}:std"], digits)
             if float(r[col]) not in (0.0, 1.0) and len(ends):
                 lower = m.endswith("rank_distance")
                 best = ends.loc[ends[f"{key}:mean"].idxmin() if lower else ends[f"{key}:mean"].idxmax()]
-                cmp = table[(table["benchmark"] == benchmark) & (table["metric"] == m) & (table["axis"] == RATIO_KEY)
+                cmp = table[(table["benchmark"] == bench) & (table["metric"] == m) & (table["axis"] == RATIO_KEY)
                             & (table["config"] == r["config"]) & (table["baseline_config"] == best["config"])]
                 if len(cmp):
                     c = cmp.iloc[0]
@@ -62,10 +65,10 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
             cells.append(cell)
         out.append(cells)
     for _, r in agg[agg["reference"].astype(bool)].iterrows():
-        out.append([r["config"], "eval only"] + [mean_pm_std(r[f"{benchmark}/{m}:mean"], np.nan,
-                                                             1 if m.endswith("rank_distance") else 3)
-                                                 if f"{benchmark}/{m}:mean" in agg else "–" for m in metrics])
+        out.append([r["config"], "eval only"] + [mean_pm_std(r[f"{k}:mean"], np.nan,
+                                                             1 if k.endswith("rank_distance") else 3) for k in keys])
     if benchmark == "xquad_r":
         for name, vals in PAPER_XLMR.items():
-            out.append([name, "1 (no seeds)"] + [f"{vals[m]:g}" if m in vals else "–" for m in metrics])
+            out.append([name, "1 (no seeds)"] + [f"{vals[k.split('/', 1)[1]]:g}" if k.startswith(f"{benchmark}/")
+                                                 and k.split("/", 1)[1] in vals else "–" for k in keys])
     return header, out

@@ -137,3 +137,14 @@ def test_wrong_types(name, value, seed):
     else:
         data = json.dumps(_replace_somewhere(json.loads(raw), value, rng)).encode()
     check(name, data)
+
+
+@pytest.mark.parametrize("name", ["trec_topics", "trec_qrels", "beir_queries", "beir_qrels", "parallel_jsonl"])
+def test_non_utf8_line_names_file_and_line(name):
+    read, seed, own_error, _ = READERS[name]
+    lines = seed.split(b"\n")
+    lines[1] = lines[1][:3] + b"\xff" + lines[1][3:]
+    path = WORK / f"{name}.latin"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(own_error, match=rf"{path}:2: not UTF-8 text \(byte 3 of the line: invalid start byte\)"):
+        read(path)

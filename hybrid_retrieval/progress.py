@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import threading
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ log = logging.getLogger("hybrid_retrieval.progress")
 
 EVERY_S = 10.0  # seconds between two progress lines of one step (the acceptance bar is 30 s)
 _PROGRESS_ATTR = "hr_progress"  # set on progress log records, so a terminal's console can drop them
+_last_emit = time.monotonic()  # when any progress line was last written: an idle phase's heartbeat looks here
 
 
 def interactive() -> bool:
@@ -56,6 +58,8 @@ def _amount(n: float, unit: str) -> str:
 
 def emit(message: str, *args: Any, logger: logging.Logger | None = None) -> None:
     """Log a progress line (INFO): kept off a terminal's console, written to log files."""
+    global _last_emit
+    _last_emit = time.monotonic()
     (logger or log).info(message, *args, extra={_PROGRESS_ATTR: True})
 
 
@@ -79,10 +83,15 @@ def keep_progress_lines_off_terminals() -> None:
 
 
 class Phase:
-    """One named step of a job, ``k of n`` units done: a bar on a terminal, timed log lines otherwise."""
+    """One named step of a job, ``k of n`` units done: a bar on a terminal, timed log lines otherwise.
+
+    While it is open, a heartbeat thread writes ``name: ..., 0:40 elapsed`` whenever no progress
+    line at all (this phase's, a nested one's, training's) was written for ``every_s`` seconds,
+    so a step that cannot count (a FAISS search, metrics) still shows it is alive.
+    """
 
     def __init__(self, name: str, total: int | None = None, unit: str = "it", every_s: float = EVERY_S,
-                 bar: bool | None = None, logger: logging.Logger | None = None):
+                 bar: bool | None = None, logger: logging.Logger | None = None, heartbeat: bool = True):
         self.name, self.total, self.unit, self.every_s = name, total, unit, every_s
         self.logger = logger or log
         self.done = 0
@@ -97,6 +106,16 @@ class Phase:
         keep_progress_lines_off_terminals()
         of = f" of {_amount(total, unit)} {'' if unit == 'B' else unit}".rstrip() if total is not None else ""
         emit("%s: started%s", name, of, logger=self.logger)
+        self._stop = threading.Event()
+        self._heart = None
+        if heartbeat and every_s > 0:
+            self._heart = threading.Thread(target=self._beat, name=f"progress: {name}", daemon=True)
+            self._heart.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every_s / 2):
+            if time.monotonic() - _last_emit >= self.every_s:
+                emit("%s", self.status(), logger=self.logger)
 
     def update(self, n: int = 1) -> None:
         self.done += n
@@ -118,9 +137,15 @@ class Phase:
             return (f"{self.name}: {_amount(self.done, self.unit)}/{_amount(self.total, self.unit)}{unit} "
                     f"({100 * self.done / self.total:.0f}%), {rate_s}, {duration(elapsed)} elapsed, "
                     f"ETA {duration(eta)}")
+        if not self.done:
+            return f"{self.name}: running, {duration(elapsed)} elapsed"
         return f"{self.name}: {_amount(self.done, self.unit)}{unit}, {rate_s}, {duration(elapsed)} elapsed"
 
     def close(self, failed: bool = False) -> None:
+        self._stop.set()
+        if self._heart is not None:
+            self._heart.join()
+            self._heart = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -24,6 +24,7 @@ from hybrid_retrieval import quiet, train_progress
 from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.disk import dir_mb
 from hybrid_retrieval.headline import headline_line
+from hybrid_retrieval.progress import phase
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("save_encoder") and trainer.is_global_zero:
             model.save_encoder(out_dir / "encoder")
     if trainer.is_global_zero:
-        metrics.update(evaluate(model, benchmarks, cfg, out_dir))
+        with phase("evaluate"):  # its heartbeat fills gaps between the pipeline's own progress lines
+            metrics.update(evaluate(model, benchmarks, cfg, out_dir))
         # what the job leaves behind: last.ckpt goes once metrics.json is written, unless checkpoint.keep
         keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))
         metrics["disk/job_mb"] = dir_mb(out_dir, skip=() if keep_ckpt else ("checkpoints",))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import warnings
 from types import SimpleNamespace
 
@@ -65,6 +66,7 @@ def test_job_logs_training_and_eval_progress_a_headline_and_its_disk_use(data_ro
                                                       "train: step 6/6 (100%)"]
     assert all(re.search(r", loss \d+\.\d{4}, [\d.]+ pairs/s, \S+ elapsed, ETA \S+$", line) for line in steps), steps
     assert any(re.fullmatch(r".+ (queries|candidates|passages): done, [\d,]+ texts in \S+", line) for line in lines), lines
+    assert any(re.fullmatch(r"evaluate: done in \S+", line) for line in lines), lines
     assert lines[-1].startswith("headline: xquad_r/")
     assert "xquad_r/multi/map=" in lines[-1] and "disk/job_mb=" in lines[-1]
     assert 0 < metrics["disk/job_mb"] == json.loads((tmp_path / "metrics.json").read_text())["disk/job_mb"]
@@ -116,3 +118,11 @@ def test_dir_mb_counts_allocated_bytes_and_skips_named_entries(tmp_path):
     (tmp_path / "metrics.json").write_bytes(b"y" * 1_000_000)
     assert dir_mb(tmp_path, skip=("checkpoints",)) == pytest.approx(1.0, abs=0.01)
     assert dir_mb(tmp_path) == pytest.approx(3.0, abs=0.02)
+
+
+def test_a_phase_that_cannot_count_still_logs_a_heartbeat(caplog):
+    with caplog.at_level(logging.INFO, logger="hybrid_retrieval.progress"):
+        with phase("xquad_r: search", bar=False, every_s=0.2):
+            time.sleep(0.7)
+    beats = [m for m in _messages(caplog) if m.startswith("xquad_r: search: running, ")]
+    assert 2 <= len(beats) <= 4, _messages(caplog)

@@ -96,7 +96,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if steps != 0:
         t1 = time.perf_counter()
         try:
-            with warnings.catch_warnings():  # the HybridBatchSampler does resume mid-epoch exactly (checkpointing.py)
+            # "fit" heartbeat lines cover what precedes the first step (data set-up) and steps slower than progress.every_s
+            with warnings.catch_warnings(), phase("fit", every_s=train_progress.every_s(cfg)):
+                # the HybridBatchSampler does resume mid-epoch exactly (checkpointing.py)
                 warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
                 # weights_only=True: checkpoints are plain data; a tampered one is refused (checkpoint_safety.py)
                 trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
@@ -119,7 +121,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("save_encoder") and trainer.is_global_zero:
             model.save_encoder(out_dir / "encoder")
     if trainer.is_global_zero:
-        with phase("evaluate"):  # its heartbeat fills gaps between the pipeline's own progress lines
+        with phase("evaluate", every_s=train_progress.every_s(cfg)):  # its heartbeat fills gaps between the pipeline's own progress lines
             metrics.update(evaluate(model, benchmarks, cfg, out_dir))
         # what the job leaves behind: last.ckpt goes once metrics.json is written, unless checkpoint.keep
         keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))

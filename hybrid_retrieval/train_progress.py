@@ -85,13 +85,18 @@ class ProgressLog(Callback):
         return int(batch_size) * trainer.world_size * int(trainer.accumulate_grad_batches)
 
 
+def every_s(cfg: Any) -> float:
+    """``progress.every_s``: seconds between progress lines (training, and phases' heartbeats)."""
+    return float((cfg.get("progress") or {}).get("every_s", EVERY_S) or EVERY_S)
+
+
 def trainer_kwargs(cfg: Any) -> dict[str, Any]:
     """Trainer arguments for progress: the log-line callback, and no bar when nobody watches a terminal."""
     from hybrid_retrieval.progress import interactive
 
     node = cfg.get("progress") or {}
     kwargs: dict[str, Any] = {"callbacks": [ProgressLog(every_n_steps=int(node.get("every_n_steps", 0) or 0),
-                                                        every_s=float(node.get("every_s", EVERY_S) or EVERY_S))]}
+                                                        every_s=every_s(cfg))]}
     if cfg.trainer.get("enable_progress_bar") is None:
         kwargs["enable_progress_bar"] = interactive()
     return kwargs

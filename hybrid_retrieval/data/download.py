@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=None, help=f"data root (default: ${ENV_VAR} or {DEFAULT_ROOT})")
     parser.add_argument("--only", nargs="*", choices=sorted(DATASETS), help="datasets to fetch (default: all)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress lines when not on a terminal
     root = resolve_root(args.root)
     for name in args.only or sorted(DATASETS):
         for remote in DATASETS[name]:

@@ -114,8 +114,10 @@ class Phase:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every_s / 2):
-            if time.monotonic() - _last_emit >= self.every_s:
-                emit("%s", self.status(), logger=self.logger)
+            now = time.monotonic()
+            if now - max(_last_emit, self._last) >= self.every_s:
+                self._last = now
+                emit("%s", self.status(now), logger=self.logger)
 
     def update(self, n: int = 1) -> None:
         self.done += n

@@ -17,6 +17,7 @@ from hybrid_retrieval.model.grad_cache import GradCache
 from hybrid_retrieval.model.loss import InfoNCELoss
 from hybrid_retrieval.model.optim import AdamWSparseRows
 from hybrid_retrieval.model.pooling import get_pooler
+from hybrid_retrieval.model.text_format import TextFormat
 
 
 class DualEncoder(pl.LightningModule):
@@ -42,6 +43,8 @@ class DualEncoder(pl.LightningModule):
         self.encoder.train()  # from_pretrained returns eval mode; fine-tuning wants dropout on
         if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
+        # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
+        self.text_format = TextFormat(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
         self.pool = get_pooler(pooling)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
 
@@ -51,22 +54,15 @@ class DualEncoder(pl.LightningModule):
         return F.normalize(self.pool(hidden, attention_mask).float(), dim=-1)
 
     def make_collator(self) -> PairCollator:
-        hp = self.hparams
-        return PairCollator(self.tokenizer, hp.query_prefix, hp.passage_prefix, hp.max_query_length, hp.max_passage_length)
+        return self.text_format.collator(self.tokenizer)
 
     def text_encoder(self, batch_size: int = 128, precision: str = "32") -> TextEncoder:
         """This model as the evaluation encoder (length-sorted batches, inference mode)."""
-        hp = self.hparams
-        return TextEncoder(self.encoder, self.tokenizer, self.pool, hp.query_prefix, hp.passage_prefix,
-                           hp.max_query_length, hp.max_passage_length, batch_size=batch_size, precision=precision)
+        return self.text_format.encoder(self.encoder, self.tokenizer, self.pool, batch_size, precision)
 
     def save_encoder(self, out_dir) -> Path:
         """Write the encoder for transformers and sentence-transformers users (see model/export.py)."""
-        from hybrid_retrieval.model.export import save_encoder
-
-        hp = self.hparams
-        return save_encoder(self.encoder, self.tokenizer, out_dir, hp.pooling, hp.query_prefix, hp.passage_prefix,
-                            max(hp.max_query_length, hp.max_passage_length))
+        return self.text_format.export(self.encoder, self.tokenizer, out_dir)
 
     # -- training ---------------------------------------------------------------------------
     def contrastive_loss(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None) -> torch.Tensor:

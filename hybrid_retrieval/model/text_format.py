@@ -1,0 +1,42 @@
+"""TextFormat: how texts become encoder inputs and embeddings, in one object.
+
+The training collator, the evaluation encoder and the exported encoder must
+agree on the prefixes, the maximum lengths and the pooling, or a model is
+evaluated (or shipped) differently from how it was trained.  They all take
+them from here; the DualEncoder holds one TextFormat and no copies.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TextFormat:
+    pooling: str = "mean"
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    max_query_length: int = 64
+    max_passage_length: int = 128
+
+    def collator(self, tokenizer: Any):
+        """The training collator (tokenised, prefixed, padded per batch)."""
+        from hybrid_retrieval.data.collate import PairCollator
+
+        return PairCollator(tokenizer, self.query_prefix, self.passage_prefix, self.max_query_length,
+                            self.max_passage_length)
+
+    def encoder(self, backbone: Any, tokenizer: Any, pool: Any, batch_size: int = 128, precision: str = "32"):
+        """The evaluation encoder (length-sorted batches, inference mode)."""
+        from hybrid_retrieval.eval.encode import TextEncoder
+
+        return TextEncoder(backbone, tokenizer, pool, self.query_prefix, self.passage_prefix, self.max_query_length,
+                           self.max_passage_length, batch_size=batch_size, precision=precision)
+
+    def export(self, backbone: Any, tokenizer: Any, out_dir: Any) -> Path:
+        """The encoder for transformers and sentence-transformers users (model/export.py)."""
+        from hybrid_retrieval.model.export import save_encoder
+
+        return save_encoder(backbone, tokenizer, out_dir, self.pooling, self.query_prefix, self.passage_prefix,
+                            max(self.max_query_length, self.max_passage_length))

@@ -19,6 +19,7 @@ import hybrid_retrieval.hydra_ddp  # noqa: F401  (registers the hydra_ddp strate
 import hybrid_retrieval.resolvers  # noqa: F401  (registers ${hr.*} resolvers)
 from hybrid_retrieval.cache import replaced_atomically, write_atomically
 from hybrid_retrieval.checkpointing import JobCheckpoints
+from hybrid_retrieval.model.precision import resolve_precision
 from hybrid_retrieval.validate import validate
 from hybrid_retrieval import quiet, train_progress
 from hybrid_retrieval.data.download import set_policy as set_download_policy
@@ -74,6 +75,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     quiet.silence_third_party()
     set_download_policy(cfg.paths.get("download"))  # a missing benchmark file is fetched on first use, or not
     validate(cfg)
+    cfg.trainer.precision = resolve_precision(cfg.trainer.precision)  # auto: bf16 only where it is native
+    log.info("precision: %s (training and, unless a benchmark sets its own, evaluation)", cfg.trainer.precision)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     steps = int(cfg.trainer.get("max_steps") or 0)

@@ -266,3 +266,42 @@ def test_corpus_files_sort_naturally_and_embeddings_dir_is_checked_early(miracl_
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match=r"eval\.embeddings_dir=.*file/sub: cannot create it"):
         load_miracl(languages=["en"], root=root, corpus_dir=corpus, embeddings_dir=str(tmp_path / "file" / "sub"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "topics").is_dir(), reason="needs the data root's MIRACL topics and qrels")
+def test_cli_miracl_on_official_layout_with_real_ids_matches_pytrec_eval(tmp_path):
+    """Real MIRACL dev ids (en and low-resource sw) over a corpus in the official layout, through the CLI."""
+    from cli_helpers import run_cli
+
+    corpus = tmp_path / "corpus"
+    for lang in ("en", "sw"):
+        topics = read_topics(SHARED / "topics" / f"topics.miracl-v1.0-{lang}-dev.tsv")
+        qrels = read_qrels(SHARED / "qrels" / f"qrels.miracl-v1.0-{lang}-dev.tsv")
+        rows, seen = [], set()
+        for qid in list(qrels)[:40]:  # judged passages of 40 real queries: relevant ones echo their query
+            for docid, level in qrels[qid].items():
+                if docid not in seen:
+                    seen.add(docid)
+                    text = topics[qid] if level > 0 else f"{topics[qid][::-1]} {docid}"
+                    rows.append({"docid": docid, "title": docid.split("#")[0], "text": text})
+        rows += [{"docid": f"9{i}#0", "title": "x", "text": f"distractor {i} {WORDS[lang][i % 6]}"} for i in range(150)]
+        write_jsonl(corpus / f"miracl-corpus-v1.0-{lang}" / "docs-0.jsonl.gz", rows[: len(rows) // 2])
+        write_jsonl(corpus / f"miracl-corpus-v1.0-{lang}" / "docs-1.jsonl.gz", rows[len(rows) // 2:])
+    out = tmp_path / "job"
+    proc = run_cli(["experiment=smoke", "eval=miracl", "eval.benchmarks.miracl.languages=[en,sw]",
+                    f"eval.benchmarks.miracl.corpus_dir={corpus}", f"paths.data_dir={SHARED.parent}",
+                    "trainer.max_steps=0", "save_encoder=false", "eval.save_runs=true", f"hydra.run.dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    from hybrid_retrieval.eval.runfiles import read_run
+
+    run, qrels = read_run(out / "runs" / "miracl" / "mono.trec"), read_run_qrels(out / "runs" / "miracl" / "mono.qrels")
+    trec = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10", "recall_100"}).evaluate(run)
+    for ours, theirs in (("ndcg@10", "ndcg_cut_10"), ("recall@100", "recall_100")):
+        per_lang = {lang: np.mean([v[theirs] for q, v in trec.items() if q.startswith(f"{lang}:")]) for lang in ("en", "sw")}
+        for lang, value in per_lang.items():
+            assert metrics[f"miracl/mono/{ours}/{lang}"] == pytest.approx(value, abs=1e-6)
+        assert metrics[f"miracl/mono/{ours}"] == pytest.approx(np.mean(list(per_lang.values())), abs=1e-6)
+        assert metrics[f"miracl/mono/{ours}/low_resource"] == pytest.approx(per_lang["sw"], abs=1e-6)
+    assert metrics["miracl/mono/recall@100/sw"] > 0.05  # the echoed relevant passages are found

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hybrid_retrieval.data.collate import pad_ids
+from hybrid_retrieval.model.precision import resolve_precision
 from hybrid_retrieval.progress import phase
 
 
@@ -23,7 +24,8 @@ class TextEncoder:
         self.model, self.tokenizer, self.pool = model, tokenizer, pool
         self.prefix = {"query": query_prefix, "passage": passage_prefix}
         self.max_length = {"query": max_query_length, "passage": max_passage_length}
-        self.batch_size, self.precision, self.show_progress = batch_size, precision, show_progress
+        self.batch_size, self.show_progress = batch_size, show_progress
+        self.precision = resolve_precision(precision)
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
         if kind not in self.prefix:

@@ -16,7 +16,7 @@ from hybrid_retrieval.eval.metrics import parse_metric, per_query_metrics
 
 PROTOCOL_KEYS = ("settings", "metrics", "depth", "low_resource", "headline", "precision", "lower_is_better")
 BIAS_MEASURES = ("rank_distance", "lang_pref", "query_lang@10")  # computed in pooled multilingual settings
-PRECISIONS = ("32", "32-true", "bf16-mixed", "bf16-true", "16-mixed")
+PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "bf16-true", "16-mixed")
 
 
 @dataclass(frozen=True)

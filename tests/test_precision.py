@@ -1,0 +1,24 @@
+"""precision=auto picks bf16 only where the machine computes it natively."""
+from __future__ import annotations
+
+import pytest
+
+from hybrid_retrieval.model import precision
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_auto_follows_native_bf16(monkeypatch, native, expected):
+    monkeypatch.setattr(precision, "native_bf16", lambda: native)
+    assert precision.resolve_precision("auto") == expected
+    assert precision.resolve_precision("16-mixed") == "16-mixed"  # an explicit choice is kept
+
+
+def test_job_resolves_auto_before_building_the_trainer(data_root, tmp_path, monkeypatch):
+    from conftest import compose_config, smoke_overrides
+    from hybrid_retrieval.train import train
+
+    monkeypatch.setattr(precision, "native_bf16", lambda: False)
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=1", "save_encoder=false"])
+    assert cfg.trainer.precision == "auto"
+    train(cfg)
+    assert cfg.trainer.precision == "32-true" and cfg.eval.benchmarks.tydi.precision == "32-true"

@@ -29,7 +29,7 @@ def _job_outcome(out_dir: Path, hydra_status: str, config: DictConfig | None = N
     except (OSError, ValueError):
         status = {}
     word = str(status.get("status") or hydra_status)
-    detail = str(status.get("error") or "")
+    detail = f"{status['error_type']}: {status.get('error_message', '')}" if status.get("error_type") else ""
     if word == "complete":
         try:
             metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))

@@ -38,7 +38,10 @@ class ValidateSweep(Callback):
         from hydra.core.global_hydra import GlobalHydra
 
         from hybrid_retrieval.data.download import set_policy
+        from hybrid_retrieval.quiet import silence_third_party
         from hybrid_retrieval.validate import validate
+
+        silence_third_party()  # the checks below import faiss & co. in the launcher process, before any job
 
         jobs = sweep_jobs(config)
         loader = GlobalHydra.instance().config_loader()

@@ -81,7 +81,8 @@ def test_sweep_progress_says_which_job_runs_and_how_finished_ones_ended(tmp_path
     for num, (status, extra) in enumerate([("complete", {"xquad_r/multi/map": 0.5}), ("failed", None)]):
         job_dir = tmp_path / str(num)
         job_dir.mkdir()
-        record = {"status": status} if extra else {"status": status, "error": "FloatingPointError: loss is nan"}
+        record = {"status": status} if extra else {"status": status, "error_type": "FloatingPointError",
+                                                   "error_message": "loss is nan\nmore detail"}
         (job_dir / "status.json").write_text(json.dumps(record))
         if extra:
             (job_dir / "metrics.json").write_text(json.dumps(extra))

@@ -31,6 +31,7 @@ def validate(cfg: DictConfig) -> None:
     check_cross_lingual_languages(cfg)
     check_data_root(cfg)
     check_training_files(cfg)
+    check_corpus_sources(cfg)
     check_benchmarks(cfg)
 
 
@@ -162,6 +163,36 @@ def check_training_files(cfg: DictConfig) -> None:
             require_file(root, f"{node.folder}/{lang}.json")
         except DataNotFoundError as err:
             raise DataNotFoundError(f"data.languages: no data for {lang!r}: {err}") from None
+
+
+def check_corpus_sources(cfg: DictConfig) -> None:
+    """A combined corpus (``data.corpus.sources``): every training language comes from some source, and
+    each source has a file for each training language it gives (LAReQA folders, TyDi GoldP)."""
+    node = cfg.data.get("corpus")
+    sources = (node.get("sources") if node is not None else None) or {}
+    if not sources:
+        return
+    wanted = list(cfg.data.languages)
+    given = {name: [lang for lang in src.get("languages") or [] if lang in wanted] for name, src in sources.items()}
+    missing = [lang for lang in wanted if not any(lang in langs for langs in given.values())]
+    if missing:
+        raise ConfigError(f"data.languages: {missing} in no source of data.corpus.sources "
+                          f"({', '.join(f'{n}: {list(s.languages or [])}' for n, s in sources.items())}); "
+                          f"add them to a source or drop them from data.languages")
+    for name, src in sources.items():
+        root = resolve_root(src.get("root"))
+        for lang in given[name]:
+            try:
+                if src.get("folder"):
+                    require_file(root, f"{src.folder}/{lang}.json")
+                elif str(src.get("_target_", "")).endswith("from_tydi_goldp"):
+                    from hybrid_retrieval.data.formats.tydi import goldp_file
+
+                    goldp_file(root, lang, str(src.get("split") or "train"))
+            except DataNotFoundError as err:
+                raise DataNotFoundError(f"data.corpus.sources.{name}: no data for {lang!r}: {err}") from None
+            except ValueError as err:
+                raise ConfigError(f"data.corpus.sources.{name}.languages: {err}") from None
 
 
 def check_benchmarks(cfg: DictConfig) -> None:

@@ -153,3 +153,18 @@ def test_shares_that_do_not_add_up_are_refused():
     # a kind with share 0 is never drawn and need not be feasible
     s = HybridBatchSampler(np.ones((100, 1), dtype=bool), 4, batch_kinds=kinds(cross=0.0, mono=1.0))
     assert {p.kind for p in s.plan(0)} == {"mono"}
+
+
+@needs_real
+@needs_tydi
+def test_combined_corpus_is_checked_before_loading(tmp_path):
+    from hybrid_retrieval.data.download import DataNotFoundError
+    from hybrid_retrieval.validate import ConfigError, check_corpus_sources
+
+    base = ["experiment=smoke", "data=mlqa_r_tydi", f"paths.data_dir={REAL}"]
+    check_corpus_sources(compose_config(base + ["data.languages=[de,en,sw]"]))
+    with pytest.raises(ConfigError, match=r"data\.languages: \['fi'\] in no source of data\.corpus\.sources"):
+        check_corpus_sources(compose_config(base + ["data.languages=[de,en,fi]"]))
+    with pytest.raises(DataNotFoundError, match=r"data\.corpus\.sources\.tydi: no data for 'sw'"):
+        check_corpus_sources(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
+                                                    f"data.corpus.sources.tydi.root={tmp_path}"]))

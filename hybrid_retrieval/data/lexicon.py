@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+from filelock import FileLock
 
 from hybrid_retrieval.cache import cache_root, write_atomically
 from hybrid_retrieval.data.words import words
@@ -126,18 +127,22 @@ class InducedLexicon:
         texts = parallel_sentences(corpus, self._pairs(corpus))
         key = hashlib.sha256(json.dumps([sorted(texts.items()), self.min_count], ensure_ascii=False).encode())
         path = Path(self.cache_dir or cache_root() / "lexicons") / f"induced-{key.hexdigest()[:24]}.json"
-        if path.is_file():
-            self.seconds = 0.0
-            return Lexicon.from_json(path.read_text(encoding="utf-8"))
-        t0 = time.perf_counter()
-        entries: dict[PairKey, dict[str, str]] = {}
-        for (a, b), sents in texts.items():
-            forward, backward = induce_pair(sents, self.min_count, self.n_samplers)
-            entries[(a, b)], entries[(b, a)] = forward, backward
-        self.seconds = time.perf_counter() - t0
-        log.info("induced lexicons for %d language pairs in %.1f s", len(texts), self.seconds)
-        lexicon = Lexicon(entries)
-        write_atomically(path, lexicon.to_json())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # one induction per cache: eflomal's sampler takes no seed, so DDP ranks and the parallel
+        # jobs of a sweep must all read the one lexicon written first
+        with FileLock(str(path) + ".lock"):
+            if path.is_file():
+                self.seconds = 0.0
+                return Lexicon.from_json(path.read_text(encoding="utf-8"))
+            t0 = time.perf_counter()
+            entries: dict[PairKey, dict[str, str]] = {}
+            for (a, b), sents in texts.items():
+                forward, backward = induce_pair(sents, self.min_count, self.n_samplers)
+                entries[(a, b)], entries[(b, a)] = forward, backward
+            self.seconds = time.perf_counter() - t0
+            log.info("induced lexicons for %d language pairs in %.1f s", len(texts), self.seconds)
+            lexicon = Lexicon(entries)
+            write_atomically(path, lexicon.to_json())
         return lexicon
 
     def _pairs(self, corpus: Any) -> list[PairKey]:

@@ -24,6 +24,7 @@ from hybrid_retrieval.validate import validate
 from hybrid_retrieval import quiet, train_progress
 from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.disk import dir_mb
+from hybrid_retrieval.memory import peak_rss_gib
 from hybrid_retrieval.headline import headline_line
 from hybrid_retrieval.progress import phase
 
@@ -136,6 +137,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             logger.finalize("success")
             from hybrid_retrieval.tracking import finish_run  # W&B: config, summary, per-pair table, finish
             finish_run(logger, cfg, metrics, out_dir)
+        metrics["mem/peak_rss_gib"] = peak_rss_gib()  # training and evaluation included (memory.py)
         log.info("metrics written to %s", out_dir / "metrics.json")
         log.info("%s", headline_line(metrics, cfg))
     return metrics

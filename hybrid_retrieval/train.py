@@ -130,6 +130,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         # what the job leaves behind: last.ckpt goes once metrics.json is written, unless checkpoint.keep
         keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))
         metrics["disk/job_mb"] = dir_mb(out_dir, skip=() if keep_ckpt else ("checkpoints",))
+        metrics["mem/peak_rss_gib"] = peak_rss_gib()  # training and evaluation included (memory.py)
         write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
         checkpoints.finish()
         if logger:
@@ -137,7 +138,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
             logger.finalize("success")
             from hybrid_retrieval.tracking import finish_run  # W&B: config, summary, per-pair table, finish
             finish_run(logger, cfg, metrics, out_dir)
-        metrics["mem/peak_rss_gib"] = peak_rss_gib()  # training and evaluation included (memory.py)
         log.info("metrics written to %s", out_dir / "metrics.json")
         log.info("%s", headline_line(metrics, cfg))
     return metrics

@@ -54,11 +54,18 @@ def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) 
         runs_dir = out_dir / "runs" if cfg.eval.get("save_runs") else None
         found, per_query = bench.evaluate(encoder, runs_dir=runs_dir)
         metrics.update(found)
+        metrics.update(data_counts(name, bench.info))
         if not per_query.empty:
             with replaced_atomically(out_dir / f"per_query_{name}.csv.gz") as tmp:
                 per_query.to_csv(tmp, index=False, compression="gzip")
         metrics[f"time/eval_{name}_s"] = time.perf_counter() - t0
     return metrics
+
+
+def data_counts(name: str, info: dict) -> dict[str, float]:
+    """What was evaluated, per language (``data/<benchmark>/<count>/<lang>``): questions, candidates, skipped."""
+    return {f"data/{name}/{count}/{lang}": float(n) for count, per_lang in info.items()
+            if isinstance(per_lang, dict) for lang, n in per_lang.items()}
 
 
 def optimized_metric(cfg: DictConfig) -> str | None:

@@ -146,5 +146,7 @@ def test_two_benchmarks_with_their_own_depths_and_metrics_in_one_job(data_root, 
     assert "xquad_r/multi/map" in metrics and "tydi/mono/ndcg@10/low_resource" in metrics
     assert "xquad_r/mono/ndcg@10" in metrics and "tydi/mono/map" in metrics
     assert optimized_metric(cfg) == "xquad_r/mono/map" and optimized_metric(cfg) in metrics
+    assert metrics["data/tydi/candidates/sw"] == 36 and metrics["data/tydi/questions/sw"] == 24
+    assert metrics["data/tydi/skipped_questions/sw"] == 0 and metrics["data/xquad_r/sentences/de"] == 72
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["tydi/multi/recall@100/sw"] == metrics["tydi/multi/recall@100/sw"]

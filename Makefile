@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SWEEP ?= cross_ratio
-SWEEP_DIR ?= multirun/$(SWEEP)/$(shell date +%Y-%m-%d_%H-%M-%S)
+ifndef SWEEP_DIR  # fixed once (:=), so the report reads the dir the sweep wrote
+SWEEP_DIR := multirun/$(SWEEP)/$(shell date +%Y-%m-%d_%H-%M-%S)
+endif
 
 .PHONY: setup sweep smoke test
 

@@ -26,15 +26,81 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
 
 
-def bf16_matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """Measured bf16 matrix-product rate: the ceiling that MFU is relative to."""
-    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+def matmul_peak_gflops(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", n: int = 2048,
+                       repeats: int = 10) -> float:
+    """Measured matrix-product rate at one dtype: the ceiling that MFU is relative to."""
+    a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
     for _ in range(3):
         a @ b
+    _sync(device)
     t0 = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    _sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of native bf16 matrix products (oneDNN)
+
+
+def cpu_info() -> dict:
+    """CPU model and the flags that decide bf16 speed, from /proc/cpuinfo (Linux)."""
+    model, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model is None:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return {"model": model or platform.processor() or platform.machine(), "flags": flags}
+
+
+def cpu_line() -> str:
+    """One line for every printed figure: CPU model, its bf16 features, and what PyTorch makes of them."""
+    info = cpu_info()
+    have = [f for f in (*BF16_FLAGS, "avx512f", "avx2") if f in info["flags"]]
+    native = native_bf16_on("cpu")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"cpu: {info['model']}, {os.cpu_count()} cores; bf16 features: "
+            f"AMX {'yes' if 'amx_bf16' in info['flags'] else 'no'}, "
+            f"AVX-512 BF16 {'yes' if 'avx512_bf16' in info['flags'] else 'no'} (flags: {' '.join(have) or 'none'}); "
+            f"native bf16 on this CPU: {'yes' if native else 'no'}; load average {load:.1f}")
+
+
+def native_bf16_on(device: str) -> bool:
+    """Native bf16 on the device a benchmark runs on (a CPU run on a GPU machine asks the CPU)."""
+    if device == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_on(device: str, precision: str) -> str:
+    """``precision: auto`` as hybrid_retrieval/model/precision.py resolves it, for the device of this run."""
+    from hybrid_retrieval.model.precision import AUTO
+
+    if str(precision) != AUTO:
+        return str(precision)
+    return "bf16-mixed" if native_bf16_on(device) else "32-true"
+
+
+def gpu_line() -> str | None:
+    if not torch.cuda.is_available():
+        return None
+    return f"gpu: {torch.cuda.get_device_name(0)}, bf16 supported: {torch.cuda.is_bf16_supported()}"
+
+
+def fastest(results: dict[str, dict], key: str) -> tuple[str, dict]:
+    """The peer configuration that measured fastest in this run (by ``key``)."""
+    name = max(results, key=lambda n: results[n][key])
+    return name, results[name]
 
 
 def machine() -> str:

@@ -1,10 +1,15 @@
 """Evaluation throughput: our encoder against SentenceTransformer.encode, and where evaluation time goes.
 
 Same model (bundled multilingual-e5-small), same texts (XQuAD-R questions and
-candidate sentences with their prefixes), same max length.  Then a full LAReQA
-evaluation on XQuAD-R, split into encode / index / search / metrics / rank distance.
+candidate sentences with their prefixes), same max length.  The peer runs twice
+in one run: its default (fp32 model, batch 32) and its fastest documented
+configuration here (a bf16 model where the CPU or GPU computes bf16 natively,
+else fp32; at our batch size), and our ratio is quoted against the faster of the
+two first.  Then a full LAReQA evaluation on XQuAD-R, split into encode / index /
+search / metrics / rank distance (``--no-full-eval`` skips it).
 
     python benchmarks/eval_throughput.py [--languages en de th zh] [--eval-languages en de el ru th zh]
+        [--precision auto] [--device cpu|cuda] [--limit N] [--peer-bf16 auto|always|never]
 """
 from __future__ import annotations
 
@@ -15,10 +20,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import emit, machine, peak_rss_gib, run_isolated  # noqa: E402
+from _common import (cpu_line, emit, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
+                     resolve_on, run_isolated)
 
 
-def texts(languages: list[str]) -> tuple[list[str], list[str]]:
+def texts(languages: list[str], limit: int | None = None) -> tuple[list[str], list[str]]:
     from hybrid_retrieval.data.download import require_file, resolve_root
     from hybrid_retrieval.data.formats.lareqa import read_lareqa
 
@@ -27,23 +33,31 @@ def texts(languages: list[str]) -> tuple[list[str], list[str]]:
         data = read_lareqa(require_file(resolve_root(), f"xquad-r/{lang}.json"), lang)
         queries += [q.text for q in data.questions]
         passages += data.sentences
-    return queries, passages
+    return (queries[:limit], passages[:limit]) if limit else (queries, passages)
 
 
 def load_model(args):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
     from hybrid_retrieval.model.me5_bundled import ensure_me5_small
 
-    return DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
+    model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
+    return model.to(args.device)
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        import torch
+        torch.cuda.synchronize()
 
 
 def run_ours(args) -> dict:
-    queries, passages = texts(args.languages)
-    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=args.precision)
+    queries, passages = texts(args.languages, args.limit)
+    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
     encoder.show_progress = False
     t0 = time.perf_counter()
     encoder.encode(queries, "query")
     encoder.encode(passages, "passage")
+    _sync(args.device)
     seconds = time.perf_counter() - t0
     return {"texts_per_s": (len(queries) + len(passages)) / seconds, "texts": len(queries) + len(passages),
             "peak_rss_gib": peak_rss_gib()}
@@ -54,14 +68,17 @@ def run_sentence_transformers(args) -> dict:
 
     from sentence_transformers import SentenceTransformer
 
-    queries, passages = texts(args.languages)
+    queries, passages = texts(args.languages, args.limit)
     model = load_model(args)
     st_dir = model.save_encoder(tempfile.mkdtemp())
-    st = SentenceTransformer(str(st_dir), device="cpu")
+    st = SentenceTransformer(str(st_dir), device=args.device)
+    if args.st_bf16:
+        st.bfloat16()  # the peer's documented fast path: a bf16 model
     st.max_seq_length = args.max_length
     t0 = time.perf_counter()
-    st.encode(queries, prompt_name="query", batch_size=32)
-    st.encode(passages, prompt_name="passage", batch_size=32)
+    st.encode(queries, prompt_name="query", batch_size=args.st_batch_size)
+    st.encode(passages, prompt_name="passage", batch_size=args.st_batch_size)
+    _sync(args.device)
     seconds = time.perf_counter() - t0
     return {"texts_per_s": (len(queries) + len(passages)) / seconds, "peak_rss_gib": peak_rss_gib()}
 
@@ -70,7 +87,7 @@ def run_full_eval(args) -> dict:
     from hybrid_retrieval.eval.benchmarks.lareqa import load_lareqa
 
     bench = load_lareqa("xquad_r", "xquad-r", args.eval_languages)
-    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=args.precision)
+    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
     encoder.show_progress = False
     t0 = time.perf_counter()
     metrics, _ = bench.evaluate(encoder, depth=100)
@@ -79,34 +96,69 @@ def run_full_eval(args) -> dict:
     return {"total_s": total, "phases": phases, "multi_map": metrics["xquad_r/multi/map"]}
 
 
+def peer_configs(args) -> tuple[dict[str, list[str]], str]:
+    """The peer's runs: its default, and its fastest documented configuration on this device; and why."""
+    configs = {"default (fp32, batch 32)": ["--st-batch-size=32"]}
+    native = native_bf16_on(args.device)
+    if args.peer_bf16 == "always" or (args.peer_bf16 == "auto" and native):
+        configs[f"bf16 model, batch {args.batch_size}"] = ["--st-bf16", f"--st-batch-size={args.batch_size}"]
+    if not native or args.peer_bf16 == "always":
+        configs[f"fp32, batch {args.batch_size}"] = [f"--st-batch-size={args.batch_size}"]
+    note = (f"bf16 is native on this {args.device}: the peer's fastest documented configuration is a bf16 model"
+            if native else
+            "bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
+            "peer's fastest documented configuration here is fp32 (run at its default batch and at ours)"
+            + ("" if args.peer_bf16 == "always" else "; a bf16 model not run (--peer-bf16 always runs it)"))
+    return configs, note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", nargs="+", default=["en", "de", "th", "zh"])
     parser.add_argument("--eval-languages", nargs="+", default=["de", "el", "en", "ru", "th", "zh"])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--precision", default="bf16-mixed")
+    parser.add_argument("--precision", default="auto", help="ours: auto (the project default), bf16-mixed or 32-true")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--limit", type=int, default=None, help="at most N questions and N sentences (quick runs)")
+    parser.add_argument("--peer-bf16", choices=["auto", "always", "never"], default="auto")
+    parser.add_argument("--no-full-eval", action="store_true")
+    parser.add_argument("--st-bf16", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--st-batch-size", type=int, default=32, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["ours", "st", "eval", "all"], default="all")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     if args.mode != "all":
         return emit({"ours": run_ours, "st": run_sentence_transformers, "eval": run_full_eval}[args.mode](args))
-    passthrough = ["--languages", *args.languages, "--eval-languages", *args.eval_languages,
-                   f"--batch-size={args.batch_size}", f"--max-length={args.max_length}", f"--precision={args.precision}"]
-    print(f"machine: {machine()}")
-    st = run_isolated(__file__, "st", passthrough)
-    ours = run_isolated(__file__, "ours", passthrough)
-    print(f"texts: {ours['texts']} XQuAD-R questions + sentences ({' '.join(args.languages)}), max length {args.max_length}")
-    print(f"SentenceTransformer.encode (fp32, batch 32): {st['texts_per_s']:.1f} texts/s  peak RSS {st['peak_rss_gib']:.2f} GiB")
-    print(f"hybrid-retrieval encode ({args.precision}, length-sorted, batch {args.batch_size}): "
-          f"{ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB")
-    full = run_isolated(__file__, "eval", passthrough)
-    phases = full["phases"]
-    print(f"full XQuAD-R evaluation ({' '.join(args.eval_languages)}): {full['total_s']:.1f} s; " +
-          ", ".join(f"{k} {v:.1f} s ({v / full['total_s']:.1%})" for k, v in phases.items()))
-    rest = sum(v for k, v in phases.items() if k in ("index", "search", "metrics"))
-    print(f"index + search + metrics: {rest / full['total_s']:.1%} of evaluation time")
-    print(f"speedup_vs_sentence_transformers_encode={ours['texts_per_s'] / st['texts_per_s']:.2f}")
+    common = ["--languages", *args.languages, "--eval-languages", *args.eval_languages,
+              f"--batch-size={args.batch_size}", f"--max-length={args.max_length}", f"--precision={args.precision}",
+              f"--device={args.device}"] + ([f"--limit={args.limit}"] if args.limit else [])
+    print(cpu_line())
+    print(gpu_line() or f"machine: {machine()}")
+    configs, note = peer_configs(args)
+    print(f"peer: {note}")
+    peer = {name: run_isolated(__file__, "st", common + extra) for name, extra in configs.items()}
+    ours = run_isolated(__file__, "ours", common)
+    subset = f"first {args.limit} questions + first {args.limit} sentences of" if args.limit else "questions + sentences,"
+    print(f"texts: {ours['texts']} XQuAD-R {subset} ({' '.join(args.languages)}), max length "
+          f"{args.max_length}, device {args.device}")
+    for name, r in peer.items():
+        print(f"SentenceTransformer.encode ({name}): {r['texts_per_s']:.1f} texts/s  peak RSS {r['peak_rss_gib']:.2f} GiB")
+    best_name, best = fastest(peer, "texts_per_s")
+    print(f"peer at its best here: SentenceTransformer.encode ({best_name}, {best['texts_per_s']:.1f} texts/s)")
+    print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_on(args.device, args.precision)}, "
+          f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB")
+    if not args.no_full_eval:
+        full = run_isolated(__file__, "eval", common)
+        phases = full["phases"]
+        print(f"full XQuAD-R evaluation ({' '.join(args.eval_languages)}): {full['total_s']:.1f} s; " +
+              ", ".join(f"{k} {v:.1f} s ({v / full['total_s']:.1%})" for k, v in phases.items()))
+        rest = sum(v for k, v in phases.items() if k in ("index", "search", "metrics"))
+        print(f"index + search + metrics: {rest / full['total_s']:.1%} of evaluation time")
+    print(f"speedup_vs_sentence_transformers_encode_best={ours['texts_per_s'] / best['texts_per_s']:.2f}  ({best_name})")
+    default = peer["default (fp32, batch 32)"]
+    print(f"speedup_vs_sentence_transformers_encode_default={ours['texts_per_s'] / default['texts_per_s']:.2f}")
+    print(cpu_line())
 
 
 if __name__ == "__main__":

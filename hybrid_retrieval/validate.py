@@ -30,9 +30,9 @@ def validate(cfg: DictConfig) -> None:
     check_grad_cache(cfg)
     check_cross_lingual_languages(cfg)
     check_data_root(cfg)
+    check_benchmarks(cfg)
     check_training_files(cfg)
     check_corpus_sources(cfg)
-    check_benchmarks(cfg)
 
 
 # --- schema-driven -----------------------------------------------------------------------------

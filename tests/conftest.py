@@ -98,8 +98,10 @@ def one_torch_thread():
 
 
 def without_timing(metrics: dict) -> dict:
-    """Wall-clock figures (``time/*``, ``train/pairs_per_s``) differ between any two runs; nothing else may."""
-    return {k: v for k, v in metrics.items() if not k.startswith("time/") and k != "train/pairs_per_s"}
+    """Figures of the machine, not the job (wall clock ``time/*``, ``train/pairs_per_s``, peak memory ``mem/*``,
+    bytes left on disk ``disk/*``) differ between any two runs; nothing else may."""
+    return {k: v for k, v in metrics.items()
+            if not k.startswith(("time/", "mem/", "disk/")) and k != "train/pairs_per_s"}
 
 
 def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:

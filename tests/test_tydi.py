@@ -11,7 +11,8 @@ import pytrec_eval
 from conftest import GOLDP, write_goldp
 from hybrid_retrieval.data.formats.tydi import TydiFormatError, read_goldp
 from hybrid_retrieval.eval.benchmarks.lareqa import load_lareqa
-from hybrid_retrieval.eval.benchmarks.tydi import candidates, load_tydi, split_sentences
+from hybrid_retrieval.data.sentences import split_sentences
+from hybrid_retrieval.eval.benchmarks.tydi import candidates, load_tydi
 from hybrid_retrieval.eval.bias import lang_pref, query_lang_share
 from hybrid_retrieval.eval.runfiles import read_qrels, read_run
 

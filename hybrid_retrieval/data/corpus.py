@@ -112,7 +112,7 @@ class ParallelCorpus:
         sentences are skipped.
         """
         from hybrid_retrieval.data.formats.tydi import goldp_file, read_goldp
-        from hybrid_retrieval.eval.benchmarks.tydi import split_sentences
+        from hybrid_retrieval.data.sentences import split_sentences
 
         root = resolve_root(root)
         examples: dict[tuple[str, str], Example] = {}

@@ -32,6 +32,7 @@ from hybrid_retrieval.eval.per_query import scores_frame
 from hybrid_retrieval.eval.protocol import Protocol
 from hybrid_retrieval.eval.runfiles import RunFiles
 from hybrid_retrieval.eval.search import IndexSpec, id_order, search_store
+from hybrid_retrieval.progress import phase
 from hybrid_retrieval.timing import Stopwatch
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dic
     last_use = _last_use(plan)
     results: list[TaskResult] = []
     tmp_dirs: dict[str, tempfile.TemporaryDirectory] = {}
+    progress = phase(f"{bench.name}: tasks searched and scored", total=len(plan.tasks), unit="tasks")
     try:
         for i, task in enumerate(plan.tasks):
             if task.query_set not in queries:
@@ -139,6 +141,7 @@ def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dic
                         list(qs.queries.values()), "query", desc=f"{bench.name} {task.query_set} queries"))
             store, order = _store(bench, encoder, task.corpus, stores, tmp_dirs, clock)
             result = _run_task(bench, task, queries[task.query_set], store, order, runs, clock, stats)
+            progress.update(1)
             if result is not None:
                 results.append(result)
             for key in [k for k, last in last_use.items() if last == i and k in stores]:
@@ -148,6 +151,7 @@ def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dic
         with clock("runs"):
             runs.write()
     finally:
+        progress.close()
         for tmp in tmp_dirs.values():
             tmp.cleanup()
     with clock("aggregate"):

@@ -47,6 +47,10 @@ class Protocol:
                     precision=str(node.get("precision") or "32"),
                     lower_is_better=tuple(node.get("lower_is_better") or ("rank_distance",)),
                     valid_settings=tuple(valid_settings))
+        # headline entries follow the settings and metrics asked for (settings=[mono] drops multi/map);
+        # a malformed entry is still an error (check)
+        kept = tuple(e for e in proto.headline if proto._headline_ok(e) or len(e.split("/")) not in (2, 3))
+        proto = replace(proto, headline=kept)
         proto.check()
         return proto
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from hybrid_retrieval.data.download import resolve_root
+from hybrid_retrieval.data.sentences import split_sentences
 from hybrid_retrieval.data.formats.tydi import SPLIT_LANGUAGES, GoldpRecord, goldp_file, read_goldp
 from hybrid_retrieval.eval.pipeline import Benchmark, Candidates, Plan, QuerySet, Task
 from hybrid_retrieval.eval.protocol import PROTOCOL_KEYS, Protocol
@@ -126,23 +127,6 @@ def candidates(records: list[GoldpRecord], granularity: str) -> LanguagePool:
         else:
             relevant[r.qid] = hit
     return LanguagePool(Candidates(ids, texts, lang), relevant, skipped)
-
-
-def split_sentences(text: str, lang: str) -> list[tuple[int, int, str]]:
-    """``(start, end, stripped text)`` of each non-empty sentence; [start, end) covers the stripped text."""
-    from sentencex import segment
-
-    out, pos = [], 0
-    for piece in segment(lang, text):
-        at = text.find(piece, pos)
-        if at < 0:  # sentencex returns exact substrings in order; guard anyway
-            at = pos
-        pos = at + len(piece)
-        lead = len(piece) - len(piece.lstrip())
-        body = piece.strip()
-        if body:
-            out.append((at + lead, at + lead + len(body), body))
-    return out
 
 
 def tydi_plan(records: dict[str, list[GoldpRecord]], pools: dict[str, LanguagePool], settings: Iterable[str]) -> Plan:

@@ -1,0 +1,45 @@
+"""The throughput scripts run the peer at its best: which configurations they pick, per hardware, and which is 'best'."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import _common  # noqa: E402
+import eval_throughput  # noqa: E402
+import train_throughput  # noqa: E402
+
+
+@pytest.mark.parametrize("module", [train_throughput, eval_throughput])
+@pytest.mark.parametrize("native, peer_bf16, has_bf16", [
+    (True, "auto", True), (False, "auto", False), (False, "always", True), (True, "never", False)])
+def test_peer_runs_bf16_exactly_where_it_is_native_or_asked(monkeypatch, module, native, peer_bf16, has_bf16):
+    monkeypatch.setattr(module, "native_bf16_on", lambda device: native)
+    configs, note = module.peer_configs(argparse.Namespace(device="cpu", peer_bf16=peer_bf16, batch_size=128))
+    assert any(name.startswith("default") for name in configs)  # the default always runs
+    assert any("bf16" in name for name in configs) == has_bf16
+    assert len(configs) >= 2 or module is train_throughput  # encoding: a second, faster configuration always runs
+    assert ("not native" in note) != native
+
+
+def test_fastest_is_the_measured_maximum():
+    name, result = _common.fastest({"default": {"x": 7.0}, "bf16": {"x": 11.9}, "big batch": {"x": 9.0}}, "x")
+    assert (name, result["x"]) == ("bf16", 11.9)
+
+
+def test_auto_resolves_per_device(monkeypatch):
+    monkeypatch.setattr(_common, "native_bf16_on", lambda device: device == "cuda")
+    assert _common.resolve_on("cpu", "auto") == "32-true"
+    assert _common.resolve_on("cuda", "auto") == "bf16-mixed"
+    assert _common.resolve_on("cpu", "bf16-mixed") == "bf16-mixed"  # an explicit choice is kept
+
+
+def test_cpu_line_names_model_and_bf16_features():
+    line = _common.cpu_line()
+    info = _common.cpu_info()
+    assert info["model"] in line
+    assert ("AMX yes" in line) == ("amx_bf16" in info["flags"])
+    assert ("AVX-512 BF16 yes" in line) == ("avx512_bf16" in info["flags"])

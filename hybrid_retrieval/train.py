@@ -83,7 +83,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     quiet.silence_third_party()
     set_download_policy(cfg.paths.get("download"))  # a missing benchmark file is fetched on first use, or not
     validate(cfg)
-    cfg.trainer.precision = resolve_precision(cfg.trainer.precision)  # auto: bf16 only where it is native
+    # auto: bf16 only where the device that trains computes it natively
+    cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.get("accelerator") or "auto")
     log.info("precision: %s (training and, unless a benchmark sets its own, evaluation)", cfg.trainer.precision)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

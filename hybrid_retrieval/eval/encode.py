@@ -25,7 +25,7 @@ class TextEncoder:
         self.prefix = {"query": query_prefix, "passage": passage_prefix}
         self.max_length = {"query": max_query_length, "passage": max_passage_length}
         self.batch_size, self.show_progress = batch_size, show_progress
-        self.precision = resolve_precision(precision)
+        self.precision = resolve_precision(precision, next(model.parameters()).device.type)
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
         if kind not in self.prefix:

@@ -14,16 +14,18 @@ import torch
 AUTO = "auto"
 
 
-def native_bf16() -> bool:
-    """True on a CUDA device with bf16 support, or a CPU where oneDNN runs bf16 natively (AVX512-BF16, AMX)."""
-    if torch.cuda.is_available():
+def native_bf16(device: str = "auto") -> bool:
+    """Whether ``device`` computes bf16 natively: a CUDA GPU with bf16 support, or a CPU where oneDNN runs
+    bf16 natively (AVX512-BF16, AMX).  ``auto``/``gpu``/``cuda`` mean the GPU when there is one (Lightning's
+    ``accelerator=auto``); ``cpu`` asks about the CPU even on a machine with a GPU."""
+    if str(device) in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def resolve_precision(precision: str) -> str:
-    """A Lightning precision string; ``auto`` becomes ``bf16-mixed`` or ``32-true`` for this machine."""
+def resolve_precision(precision: str, device: str = "auto") -> str:
+    """A Lightning precision string; ``auto`` becomes ``bf16-mixed`` or ``32-true`` for the device that runs it."""
     precision = str(precision)
     if precision != AUTO:
         return precision
-    return "bf16-mixed" if native_bf16() else "32-true"
+    return "bf16-mixed" if native_bf16(device) else "32-true"

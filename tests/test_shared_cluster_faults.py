@@ -116,3 +116,17 @@ def test_full_disk_while_writing_metrics_keeps_the_previous_file_and_names_the_d
         train(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
     assert f"no space left on device in {tmp_path} while writing metrics.json" in str(err.value)
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"previous": 1}
+
+
+def test_two_jobs_induce_the_same_lexicon_at_once(data_root, tmp_path):
+    """eflomal takes no seed: without the lock two jobs could write two different lexicons for one key."""
+    cache = tmp_path / "cache"
+    outs = run_together(f"""
+        from hybrid_retrieval.data.corpus import ParallelCorpus
+        from hybrid_retrieval.data.lexicon import InducedLexicon
+        corpus = ParallelCorpus.from_lareqa("mlqa-r", ["de", "en"], root={str(data_root)!r})
+        print(InducedLexicon(min_count=1, n_samplers=1).load(corpus).to_json())
+    """, cache, tmp_path)
+    assert outs[0] == outs[1] and len(outs[0]) > 10  # both read the one lexicon written first
+    entries = [p for p in (cache / "lexicons").iterdir() if not p.name.endswith(".lock")]
+    assert len(entries) == 1 and entries[0].suffix == ".json"  # one entry, no temp file left behind

@@ -46,6 +46,7 @@ def all_languages_root(data_root, tmp_path_factory) -> Path:
         (root / folder).mkdir()
         for lang in langs:
             shutil.copy(data_root / folder / "en.json", root / folder / f"{lang}.json")
+    shutil.copytree(data_root / "tydiqa-goldp", root / "tydiqa-goldp")  # the default experiment's TyDi languages
     return root
 
 
@@ -99,9 +100,14 @@ def test_wandb_offline_sweep_then_report(data_root, tmp_path):
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 3 and set(summary["status"]) == {"complete"}
     assert list(summary["cross_ratio"]) == [0.0, 0.5, 1.0]
-    for plot in ("xquad_r_vs_cross_ratio", "xquad_r_multi_map_vs_cross_ratio", "xquad_r_language_pairs_map"):
+    for plot in ("xquad_r_vs_data_cross_ratio", "xquad_r_multi_map_vs_data_cross_ratio", "xquad_r_language_pairs_map",
+                 "tydi_mono_ndcg10_low_resource_vs_data_cross_ratio"):
         assert (out / "plots" / f"{plot}.png").stat().st_size > 10_000
-    assert len(pd.read_csv(out / "significance.csv")) == 3 * 4
+    sig = pd.read_csv(out / "significance.csv")
+    hybrid = sig[sig["config"] == "data.cross_ratio=0.5"]  # the middle ratio against both ends, every headline metric
+    assert set(hybrid["baseline_config"]) == {"data.cross_ratio=0.0", "data.cross_ratio=1.0"} or \
+        set(hybrid["baseline_config"]) == {"data.cross_ratio=0", "data.cross_ratio=1"}
+    assert {("xquad_r", "multi/map"), ("tydi", "mono/ndcg@10/low_resource")} <= set(zip(sig.benchmark, sig.metric))
     (report_run,) = offline_runs(out / "wandb")
     assert report_run.job_type == "report" and report_run.group == str(sweep)
     assert any(k.startswith("report/summary") for k in report_run.history_keys)

@@ -5,7 +5,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import hybrid_retrieval.resolvers  # noqa: F401
+import hybrid_retrieval.config.resolvers  # noqa: F401
 
 log = logging.getLogger("run")
 
@@ -25,16 +25,17 @@ def main(cfg: DictConfig) -> float | None:
     from hydra.types import RunMode
     from pytorch_lightning.utilities import rank_zero_only
 
-    from hybrid_retrieval import job_status, tracking
-    from hybrid_retrieval.preemption import Preempted, hand_over
-    from hybrid_retrieval.train import optimized_metric, train
+    from hybrid_retrieval.job import job_status, tracking
+    from hybrid_retrieval.job.preemption import Preempted, hand_over
+    from hybrid_retrieval.job.evaluate import optimized_metric
+    from hybrid_retrieval.job.run_job import run_job
 
     out_dir = Path(cfg.paths.output_dir)
     records = rank_zero_only.rank == 0  # extra DDP ranks rerun this job in the same dir; rank 0 speaks for it
     if records:
         job_status.write_status(out_dir, job_status.RUNNING)
     try:
-        metrics = train(cfg)
+        metrics = run_job(cfg)
     except Preempted as err:  # checkpointed on a scheduler's signal: record it, ask for the requeue
         if records:
             job_status.write_status(out_dir, job_status.PREEMPTED, signal=err.signum, step=err.step,

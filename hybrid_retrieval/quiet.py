@@ -26,7 +26,7 @@ class _DropAdverts(logging.Filter):
 
 
 def silence_third_party() -> None:
-    """Idempotent; call once when a job starts (train.py), before the libraries speak."""
+    """Idempotent; call once when a job starts (job/run_job.py), before the libraries speak."""
     for name in _LIGHTNING_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropAdverts) for f in logger.filters):

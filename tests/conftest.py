@@ -110,7 +110,7 @@ def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
-    import hybrid_retrieval.resolvers  # noqa: F401
+    import hybrid_retrieval.config.resolvers  # noqa: F401
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)

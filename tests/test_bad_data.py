@@ -123,18 +123,18 @@ def test_file_with_no_usable_question_names_the_language(tmp_path):
 
 
 def test_bad_file_fails_the_job_before_training(data_root, tmp_path):
-    """Through train(): the reader's error reaches the user unwrapped, and nothing is trained or written."""
+    """Through run_job(): the reader's error reaches the user unwrapped, and nothing is trained or written."""
     import shutil
 
     from conftest import compose_config, smoke_overrides
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     root = tmp_path / "data"
     shutil.copytree(data_root, root)
     (root / "mlqa-r" / "es.json").write_text('{"data": [', encoding="utf-8")
     cfg = compose_config(smoke_overrides(root, tmp_path / "out"))
     with pytest.raises(LareqaFormatError, match=r"mlqa-r/es\.json: not valid JSON \(line 1"):
-        train(cfg)
+        run_job(cfg)
     assert not (tmp_path / "out" / "checkpoints" / "last.ckpt").exists() and not (tmp_path / "out" / "metrics.json").exists()
 
 

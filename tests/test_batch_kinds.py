@@ -108,9 +108,9 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
     """docs/recipes.md: tests/toy_kind.py (the class) + tests/conf/recipe/english_queries.yaml (the entry)."""
     import pytorch_lightning as pl
 
-    from hybrid_retrieval.checkpointing import TrainingRecord
-    from hybrid_retrieval.train import build
-    from hybrid_retrieval.validate import check_cross_lingual_languages
+    from hybrid_retrieval.job.checkpointing import TrainingRecord
+    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.config.validate import check_cross_lingual_languages
 
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
     cfg = compose_config(["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={tmp_path}",
@@ -135,7 +135,7 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
 
 
 def test_recipe_needing_two_languages_fails_before_loading_naming_the_kind(tmp_path):
-    from hybrid_retrieval.validate import ConfigError, check_cross_lingual_languages
+    from hybrid_retrieval.config.validate import ConfigError, check_cross_lingual_languages
 
     cfg = compose_config(["experiment=smoke", "recipe=multilingual", "data.languages=[en]"])
     with pytest.raises(ConfigError, match=r"data\.batch_kinds\.multilingual \(MultilingualMono, share 1\.0\) needs at "
@@ -159,7 +159,7 @@ def test_shares_that_do_not_add_up_are_refused():
 @needs_tydi
 def test_combined_corpus_is_checked_before_loading(tmp_path):
     from hybrid_retrieval.data.download import DataNotFoundError
-    from hybrid_retrieval.validate import ConfigError, check_corpus_sources
+    from hybrid_retrieval.config.validate import ConfigError, check_corpus_sources
 
     base = ["experiment=smoke", "data=mlqa_r_tydi", f"paths.data_dir={REAL}"]
     check_corpus_sources(compose_config(base + ["data.languages=[de,en,sw]"]))

@@ -139,14 +139,14 @@ def test_bad_lines_name_file_and_line(tmp_path):
 
 
 def test_job_with_a_beir_collection(data_root, collection, tmp_path):
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + [
         "eval=beir", f"eval.benchmarks.beir.path={collection}", "eval.benchmarks.beir.name=argu",
         "eval.benchmarks.beir.metrics=[ndcg@10,recall@100,map,mrr@10]", "eval.benchmarks.beir.depth=100", "trainer.max_steps=0",
         "save_encoder=false"])
     assert cfg.eval.benchmarks.beir.ignore_identical_ids is True
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     for key in ("argu/mono/ndcg@10", "argu/mono/ndcg@10/en", "argu/mono/recall@100", "argu/mono/map"):
         assert 0 <= metrics[key] <= 1
     assert (tmp_path / "per_query_beir.csv.gz").is_file()

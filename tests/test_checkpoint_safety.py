@@ -12,9 +12,9 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.checkpoint_safety import UnsafeCheckpointError, load_plain, plain_data
-from hybrid_retrieval.checkpointing import RngState
-from hybrid_retrieval.train import train
+from hybrid_retrieval.job.checkpoint_safety import UnsafeCheckpointError, load_plain, plain_data
+from hybrid_retrieval.job.checkpointing import RngState
+from hybrid_retrieval.job.run_job import run_job
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false",
@@ -34,7 +34,7 @@ class RunsCode:
 @pytest.fixture(scope="module")
 def trained(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("trained")
-    train(compose_config(smoke_overrides(data_root, out) + SMALL))
+    run_job(compose_config(smoke_overrides(data_root, out) + SMALL))
     return out
 
 
@@ -56,7 +56,7 @@ def test_tampered_checkpoint_is_refused_and_never_executed(data_root, trained, t
     state["callbacks"]["evil"] = RunsCode(marker)
     torch.save(state, out / "checkpoints" / "last.ckpt")
     with pytest.raises(UnsafeCheckpointError) as err:
-        train(compose_config(smoke_overrides(data_root, out) + SMALL))
+        run_job(compose_config(smoke_overrides(data_root, out) + SMALL))
     assert not marker.exists()  # resume loaded with weights_only=True
     text = str(err.value)
     assert f"refusing to load {out / 'checkpoints' / 'last.ckpt'}" in text and "checkpoint.resume=false" in text

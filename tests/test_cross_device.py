@@ -93,7 +93,7 @@ def no_dropout(model: nn.Module) -> nn.Module:
 
 
 def lightning_rank(data_root: Path, out_dir: Path, extra: list[str]) -> tuple[float, dict[str, torch.Tensor]]:
-    from hybrid_retrieval.train import build
+    from hybrid_retrieval.job.train import build
 
     cfg = config(data_root, out_dir, extra)
     model = no_dropout(build(cfg.model))
@@ -145,7 +145,7 @@ def test_uneven_shards_and_cross_rank_false_negative_match_one_process(rank_resu
 def global_batch_reference(data_root: Path, out_dir: Path) -> tuple[float, dict[str, torch.Tensor]]:
     """One process, the first global batch (every rank's slice, concatenated), the same loss."""
     from hybrid_retrieval.data.datamodule import PairDataset
-    from hybrid_retrieval.train import build
+    from hybrid_retrieval.job.train import build
 
     cfg = config(data_root, out_dir, [])
     model = no_dropout(build(cfg.model))

@@ -14,8 +14,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from conftest import compose_config
-from hybrid_retrieval.hydra_ddp import _check_rerunnable, job_command
-from hybrid_retrieval.validate import ConfigError
+from hybrid_retrieval.job.hydra_ddp import _check_rerunnable, job_command
+from hybrid_retrieval.config.validate import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 6
@@ -112,7 +112,7 @@ def test_ddp_config_turns_lightning_sampler_off_and_uses_the_sweep_safe_strategy
     assert cfg.trainer.strategy == "hydra_ddp"
     from pytorch_lightning.strategies import StrategyRegistry
 
-    import hybrid_retrieval.hydra_ddp  # noqa: F401
+    import hybrid_retrieval.job.hydra_ddp  # noqa: F401
 
     assert StrategyRegistry[cfg.trainer.strategy]["init_params"] == {"find_unused_parameters": True}
 
@@ -122,7 +122,7 @@ def test_stopping_a_failed_jobs_ranks_does_not_trigger_lightnings_kill_switch():
     from lightning_fabric.plugins.environments import LightningEnvironment
     from lightning_fabric.strategies.launchers.subprocess_script import _ChildProcessObserver
 
-    from hybrid_retrieval.hydra_ddp import HydraJobLauncher
+    from hybrid_retrieval.job.hydra_ddp import HydraJobLauncher
 
     kill_switch = []
 

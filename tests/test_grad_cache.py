@@ -10,7 +10,7 @@ from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.model.grad_cache import GradCache, split_inputs
 from hybrid_retrieval.model.tiny import build_tiny_bert
-from hybrid_retrieval.train import build
+from hybrid_retrieval.job.train import build
 
 
 def rows(n: int, shared_answer: bool = True, negatives: int = 2) -> list[dict]:
@@ -143,7 +143,7 @@ def test_lightning_grad_cache_step_matches_plain_step(data_root, tmp_path):
 
 @pytest.mark.parametrize("trainer_key", ["trainer.gradient_clip_val=1.0", "trainer.accumulate_grad_batches=4"])
 def test_grad_cache_with_lightning_clipping_or_accumulation_fails_naming_both_keys(data_root, tmp_path, trainer_key):
-    from hybrid_retrieval.validate import ConfigError, validate
+    from hybrid_retrieval.config.validate import ConfigError, validate
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["model.grad_cache.chunk_size=4", trainer_key])
     with pytest.raises(ConfigError, match=rf"model\.grad_cache\.chunk_size=4 with {trainer_key.split('=')[0]}"):

@@ -191,7 +191,7 @@ def test_scale_benchmark_runs_the_evaluation_path_and_reports_peak_memory(capsys
 
     from conftest import ROOT
 
-    spec = importlib.util.spec_from_file_location("eval_scale", ROOT / "benchmarks" / "eval_scale.py")
+    spec = importlib.util.spec_from_file_location("eval_scale", ROOT / "perf" / "eval_scale.py")
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "eval_scale", module)  # dataclasses look their module up there
     spec.loader.exec_module(module)

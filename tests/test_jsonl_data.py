@@ -96,21 +96,21 @@ def test_language_without_lines_names_data_languages(tmp_path):
 
 
 def test_job_trains_on_jsonl_data(data_root, tmp_path):
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     path = write(tmp_path / "data" / "mmarco.jsonl.gz", lines(48))
     cfg = compose_config(smoke_overrides(data_root, tmp_path / "out") + [
         "data=jsonl", f"data.corpus.path={path}", "data.languages=[en,de,fr]", "data.hard_negatives=1",
         "data.cross_ratio=0.5", "trainer.max_steps=6", "save_encoder=false"])
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     assert metrics["train/steps"] == 6 and metrics["train/cross_batch_fraction"] == pytest.approx(0.5)
     assert "xquad_r/mono/map" in metrics
 
 
 def test_jsonl_config_requires_a_path(data_root, tmp_path):
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["data=jsonl"])
     with pytest.raises(Exception, match=r"data\.corpus\.path"):
-        train(cfg)
+        run_job(cfg)
     assert not (tmp_path / "metrics.json").exists()

@@ -249,7 +249,7 @@ def test_second_call_reuses_cached_dir(model_dir, cache_root, monkeypatch):
     after = (model_dir / "model.safetensors").stat()
     assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
     text = (model_dir / me5.CHECKSUM_FILE).read_text()
-    assert me5._sha256_file(Q4_BIN) in text and me5._sha256_file(me5.bundled_source_files()[1]) in text
+    assert me5.sha256_of(Q4_BIN) in text and me5.sha256_of(me5.bundled_source_files()[1]) in text
 
 
 def test_default_location_uses_env(monkeypatch, tmp_path):
@@ -283,8 +283,8 @@ def test_changed_checksum_triggers_rebuild(fake_convert, monkeypatch, tmp_path):
     me5.ensure_me5_small(tmp_path)
     assert len(fake_convert) == 1  # reused
 
-    real_sha = me5._sha256_file
-    monkeypatch.setattr(me5, "_sha256_file", lambda p: "0" * 64 if Path(p) == Q4_BIN else real_sha(p))
+    real_sha = me5.sha256_of
+    monkeypatch.setattr(me5, "sha256_of", lambda p: "0" * 64 if Path(p) == Q4_BIN else real_sha(p))
     assert me5.ensure_me5_small(tmp_path) == target
     assert len(fake_convert) == 2  # source "changed" -> rebuilt
     assert (target / "config.json").read_text() == "build 2"
@@ -306,7 +306,7 @@ def test_crash_during_build_leaves_previous_model(fake_convert, monkeypatch, tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(me5, "convert", crash)
-    monkeypatch.setattr(me5, "_sha256_file", lambda p: "f" * 64)
+    monkeypatch.setattr(me5, "sha256_of", lambda p: "f" * 64)
     with pytest.raises(KeyboardInterrupt):
         me5.ensure_me5_small(tmp_path)
     assert (target / me5.CHECKSUM_FILE).read_text() == good

@@ -196,10 +196,10 @@ def test_missing_corpus_fails_before_training_naming_key_and_both_ways(miracl_ro
     root, _ = miracl_root
     cfg = compose_config(smoke_overrides(root, tmp_path) + ["eval=miracl", "eval.benchmarks.miracl.languages=[en,sw]",
                                                              "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100"])
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     with pytest.raises(DataNotFoundError) as err:
-        train(cfg)
+        run_job(cfg)
     text = str(err.value)
     assert "eval.benchmarks.miracl.corpus_dir" in text and "miracl/miracl-corpus" in text
     assert "hf download miracl/miracl-corpus" in text and "'en'" in text
@@ -236,14 +236,14 @@ def test_bad_values_fail_naming_the_key(miracl_root, kwargs, key):
 
 
 def test_job_with_miracl_writes_per_language_and_low_resource_keys(miracl_root, tmp_path):
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     root, corpus = miracl_root
     cfg = compose_config(smoke_overrides(root, tmp_path) + [
         "eval=miracl", "eval.benchmarks.miracl.languages=[en,sw,yo]", f"eval.benchmarks.miracl.corpus_dir={corpus}",
         "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100", "eval.save_runs=true", "trainer.max_steps=2",
         "eval.index.kind=hnsw", "eval.embedding_dtype=float16"])
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     for key in ["miracl/mono/ndcg@10", "miracl/mono/recall@100", "miracl/mono/ndcg@10/sw", "miracl/mono/ndcg@10/en",
                 "miracl/mono/recall@100/low_resource", "miracl/mono/ndcg@10/low_resource"]:

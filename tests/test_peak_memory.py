@@ -5,8 +5,8 @@ import json
 import os
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.memory import peak_rss_gib
-from hybrid_retrieval.train import train
+from hybrid_retrieval.job.memory import peak_rss_gib
+from hybrid_retrieval.job.run_job import run_job
 
 
 def current_rss_gib() -> float:
@@ -29,7 +29,7 @@ def test_peak_covers_a_live_allocation():
 
 
 def test_job_records_peak_rss(data_root, tmp_path):
-    metrics = train(compose_config(smoke_overrides(data_root, tmp_path)))
+    metrics = run_job(compose_config(smoke_overrides(data_root, tmp_path)))
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     peak = on_disk["mem/peak_rss_gib"]
     assert peak == metrics["mem/peak_rss_gib"]

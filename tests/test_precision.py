@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hybrid_retrieval.model import precision
+from hybrid_retrieval import precision
 
 
 @pytest.mark.parametrize("native, expected", [(True, "bf16-mixed"), (False, "32-true")])
@@ -15,12 +15,12 @@ def test_auto_follows_native_bf16(monkeypatch, native, expected):
 
 def test_job_resolves_auto_before_building_the_trainer(data_root, tmp_path, monkeypatch):
     from conftest import compose_config, smoke_overrides
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     monkeypatch.setattr(precision, "native_bf16", lambda device="auto": False)
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=1", "save_encoder=false"])
     assert cfg.trainer.precision == "auto"
-    train(cfg)
+    run_job(cfg)
     assert cfg.trainer.precision == "32-true" and cfg.eval.benchmarks.tydi.precision == "32-true"
 
 

@@ -16,7 +16,7 @@ import torch
 
 from conftest import without_timing
 from fault_injection import PAUSE_ENV
-from hybrid_retrieval.preemption import REQUEUE_EXIT_CODE
+from hybrid_retrieval.job.preemption import REQUEUE_EXIT_CODE
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS, EVERY, PAUSE_AT = 6, 4, 3  # the signal lands in step 3, which no periodic checkpoint covers

@@ -13,10 +13,10 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval import quiet
-from hybrid_retrieval.disk import dir_mb
-from hybrid_retrieval.headline import headline_keys, headline_line
+from hybrid_retrieval.job.disk import dir_mb
+from hybrid_retrieval.job.headline import headline_keys, headline_line
 from hybrid_retrieval.progress import phase
-from hybrid_retrieval.sweep_progress import SweepProgress
+from hybrid_retrieval.job.sweep_progress import SweepProgress
 
 
 def _messages(caplog) -> list[str]:
@@ -55,11 +55,11 @@ def test_headline_uses_configured_lists_else_pooled_map_and_ndcg():
 
 
 def test_job_logs_training_and_eval_progress_a_headline_and_its_disk_use(data_root, tmp_path, caplog):
-    from hybrid_retrieval.train import train
+    from hybrid_retrieval.job.run_job import run_job
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["progress.every_n_steps=2"])
     with caplog.at_level(logging.INFO):
-        metrics = train(cfg)
+        metrics = run_job(cfg)
     lines = _messages(caplog)
     steps = [line for line in lines if line.startswith("train: step ")]
     assert [line.split(",")[0] for line in steps] == ["train: step 2/6 (33%)", "train: step 4/6 (67%)",

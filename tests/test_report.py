@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hybrid_retrieval.job_status import write_status
+from hybrid_retrieval.job.job_status import write_status
 from hybrid_retrieval.report.aggregate import aggregate, headline_metrics
 from hybrid_retrieval.report.cli import main as report_main
 from hybrid_retrieval.report.collect import load_jobs
@@ -22,7 +22,7 @@ N_QUESTIONS = 40
 
 def make_job(sweep: Path, num: int, ratio: float, seed: int, metrics: dict | None, status: str = "complete",
              shift: float = 0.0, extra_overrides: tuple[str, ...] = ()) -> Path:
-    """A job dir as run.py + train.py leave it: .hydra files, status.json, metrics.json, per-query scores."""
+    """A job dir as run.py + job/run_job.py leave it: .hydra files, status.json, metrics.json, per-query scores."""
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
     overrides = ["experiment=smoke", f"paths.data_dir=/data/{num}", f"data.cross_ratio={ratio:g}", f"seed={seed}",
@@ -136,7 +136,7 @@ def test_headline_metrics_order_of_old_runs():
 
 def test_comparisons_each_ratio_against_both_ends_with_seed_aware_test(sweep):
     from hybrid_retrieval.report.axes import find_axes
-    from hybrid_retrieval.report.collect import load_per_query
+    from hybrid_retrieval.eval.per_query import load_per_query
     from hybrid_retrieval.report.comparisons import comparison_table
     from hybrid_retrieval.report.headline import benchmark_specs
 

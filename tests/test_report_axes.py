@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hybrid_retrieval.job_status import write_status
+from hybrid_retrieval.job.job_status import write_status
 from hybrid_retrieval.report.build import build_report
 from hybrid_retrieval.report.cli import main as report_main
 

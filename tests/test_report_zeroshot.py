@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import yaml
 from omegaconf import OmegaConf
 
-from hybrid_retrieval.job_status import write_status
+from hybrid_retrieval.job.job_status import write_status
 from hybrid_retrieval.report import zeroshot
 
 

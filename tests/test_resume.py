@@ -16,8 +16,8 @@ import torch
 
 from conftest import compose_config, smoke_overrides, without_timing
 from fault_injection import HOLD_ENV
-from hybrid_retrieval import checkpointing
-from hybrid_retrieval.train import train
+from hybrid_retrieval.job import checkpointing
+from hybrid_retrieval.job.run_job import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 # epochs of 4 batches, a checkpoint every 2 steps: resumes from mid-epoch and from an epoch's last batch
@@ -70,7 +70,7 @@ def uninterrupted(data_root, tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return out, train(job(data_root, out, "checkpoint.keep=true"))
+        return out, run_job(job(data_root, out, "checkpoint.keep=true"))
     finally:
         torch.set_num_threads(before)
 
@@ -82,12 +82,12 @@ def test_resumed_job_ends_like_an_uninterrupted_one(data_root, tmp_path, monkeyp
     with monkeypatch.context() as m:
         crash_at(m, crash)
         with pytest.raises(Crash):
-            train(job(data_root, tmp_path))
+            run_job(job(data_root, tmp_path))
     assert checkpoint_step(tmp_path) == crash - crash % EVERY
     assert not (tmp_path / "metrics.json").exists()
     logged = (tmp_path / "csv" / "metrics.csv").is_file()
     assert logged == (crash > 4)  # the smoke experiment logs every 4 steps
-    resumed = train(job(data_root, tmp_path))
+    resumed = run_job(job(data_root, tmp_path))
     assert without_timing(resumed) == without_timing(uninterrupted[1])
     assert json.loads((tmp_path / "metrics.json").read_text()) == pytest.approx(resumed)
     assert not (tmp_path / "checkpoints" / "last.ckpt").exists()  # a finished job drops it (checkpoint.keep=false)
@@ -99,7 +99,7 @@ def test_resumed_job_ends_like_an_uninterrupted_one(data_root, tmp_path, monkeyp
 def test_rerun_of_a_finished_job_trains_no_more_and_gives_the_same_numbers(data_root, uninterrupted):
     out, first = uninterrupted
     assert checkpoint_step(out) == STEPS  # the final state is kept, not only the last multiple of every_n_steps
-    again = train(job(data_root, out, "checkpoint.keep=true"))
+    again = run_job(job(data_root, out, "checkpoint.keep=true"))
     assert without_timing(again) == without_timing(first)
 
 
@@ -114,7 +114,7 @@ def assert_good_checkpoint(out_dir: Path, step: int) -> None:
 def test_nan_loss_stops_the_job_keeping_the_last_good_checkpoint(data_root, tmp_path):
     cfg = job(data_root, tmp_path, "model.loss._target_=fault_injection.NaNLossFrom", "+model.loss.from_call=6")
     with pytest.raises(FloatingPointError) as err:
-        train(cfg)
+        run_job(cfg)
     text = str(err.value)
     assert "training stopped: non-finite training loss (nan) at step 5" in text
     assert f"the last good checkpoint is kept at {tmp_path / 'checkpoints' / 'last.ckpt'}" in text
@@ -126,7 +126,7 @@ def test_weights_spoiled_by_a_nan_gradient_never_overwrite_the_last_good_checkpo
     # the NaN gradient comes at step 4 (call 4), whose checkpoint would hold NaN weights
     cfg = job(data_root, tmp_path, "model.loss._target_=fault_injection.NaNGradientAt", "+model.loss.at=4")
     with pytest.raises(FloatingPointError) as err:
-        train(cfg)
+        run_job(cfg)
     assert "non-finite weights in" in str(err.value) and "after step 4; the checkpoint of that step was not written" in str(err.value)
     assert_good_checkpoint(tmp_path, 2)
 

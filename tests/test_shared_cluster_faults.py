@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval import checkpointing
-from hybrid_retrieval.cache import DiskFullError
-from hybrid_retrieval.train import train
+from hybrid_retrieval.job import checkpointing
+from hybrid_retrieval.files import DiskFullError
+from hybrid_retrieval.job.run_job import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "trainer.max_steps=2",
@@ -93,7 +93,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_t
 
     monkeypatch.setattr(checkpointing.torch, "save", save)
     with pytest.raises(DiskFullError) as err:
-        train(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
+        run_job(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
     ckpt_dir = tmp_path / "checkpoints"
     assert f"no space left on device in {ckpt_dir} while writing last.ckpt" in str(err.value)
     assert torch.load(ckpt_dir / "last.ckpt", weights_only=True)["global_step"] == 1
@@ -113,7 +113,7 @@ def test_full_disk_while_writing_metrics_keeps_the_previous_file_and_names_the_d
 
     monkeypatch.setattr(Path, "write_text", write_text)
     with pytest.raises(DiskFullError) as err:
-        train(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
+        run_job(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
     assert f"no space left on device in {tmp_path} while writing metrics.json" in str(err.value)
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"previous": 1}
 

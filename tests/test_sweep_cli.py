@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-import hybrid_retrieval.resolvers  # noqa: F401
+import hybrid_retrieval.config.resolvers  # noqa: F401
 from cli_helpers import FAST, ROOT, job_dirs, run_cli
-from hybrid_retrieval.validate import validate
+from hybrid_retrieval.config.validate import validate
 from wandb_offline import offline_runs
 
 SWEEPS = {"cross_ratio": 5, "seeds": 3, "cross_ratio_x_seeds": 15, "backbone_size": 3, "language_set": 2}

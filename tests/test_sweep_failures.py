@@ -44,5 +44,5 @@ def test_bad_input_in_a_sweep_fails_before_training_and_exits_nonzero(data_root,
     proc = run_cli(["-m", "experiment=smoke", "data.cross_ratio=1.5,-1", f"paths.data_dir={data_root}",
                     f"hydra.sweep.dir={sweep}", *FAST])
     assert proc.returncode != 0 and "data.cross_ratio" in proc.stderr
-    # every job's config is checked before the first job starts (hybrid_retrieval/sweep_validation.py)
+    # every job's config is checked before the first job starts (hybrid_retrieval/config/sweep_validation.py)
     assert "no job of the sweep was started" in proc.stderr and not sweep.exists()

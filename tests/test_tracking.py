@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from hybrid_retrieval import tracking
+from hybrid_retrieval.job import tracking
 from wandb_offline import offline_runs
 
 

@@ -6,13 +6,13 @@ import json
 import pytest
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.train import train
-from hybrid_retrieval.validate import ConfigError
+from hybrid_retrieval.job.run_job import run_job
+from hybrid_retrieval.config.validate import ConfigError
 
 
 def test_job_writes_metrics_and_runs(data_root, tmp_path):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["eval.save_runs=true", "data.cross_ratio=0.5"])
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == pytest.approx(metrics, nan_ok=True)
     for key in ["xquad_r/mono/map", "xquad_r/cross/map", "xquad_r/multi/map", "xquad_r/multi/rank_distance",
@@ -42,21 +42,21 @@ def test_job_writes_metrics_and_runs(data_root, tmp_path):
 def test_bad_config_fails_naming_the_key(data_root, tmp_path, override, key):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["data.cross_ratio=0.5", override])
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        train(cfg)
+        run_job(cfg)
     assert not (tmp_path / "metrics.json").exists()
 
 
 def test_missing_data_root_names_key(tmp_path):
     cfg = compose_config(smoke_overrides(tmp_path / "nope", tmp_path))
     with pytest.raises(ConfigError, match=r"paths\.data_dir"):
-        train(cfg)
+        run_job(cfg)
 
 
 def test_missing_file_names_path_and_both_remedies(tmp_path):
     (tmp_path / "mlqa-r").mkdir()
     cfg = compose_config(smoke_overrides(tmp_path, tmp_path / "out"))
     with pytest.raises(FileNotFoundError) as err:
-        train(cfg)
+        run_job(cfg)
     text = str(err.value)
     assert "xquad-r" in text and "hybrid_retrieval.data.download" in text and "HYBRID_RETRIEVAL_DATA" in text
 
@@ -68,17 +68,17 @@ def test_unreachable_hub_backbone_fails_fast_naming_it(data_root, tmp_path, monk
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["model=xlmr_base"])
     with pytest.raises(BackboneNotFoundError, match=r"FacebookAI/xlm-roberta-base.*model\.backbone=DIR"):
-        train(cfg)
+        run_job(cfg)
 
 
 def test_zeroshot_skips_training(data_root, tmp_path):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=0", "save_encoder=false"])
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     assert "xquad_r/mono/map" in metrics and "train/steps" not in metrics
     assert not (tmp_path / "encoder").exists()
 
 
 def test_trained_encoder_is_saved(data_root, tmp_path):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["save_encoder=true", "trainer.max_steps=2"])
-    train(cfg)
+    run_job(cfg)
     assert (tmp_path / "encoder" / "modules.json").is_file() and (tmp_path / "encoder" / "config.json").is_file()

@@ -139,11 +139,12 @@ def test_xquad_metrics_equal_trec_eval_on_the_run_files(data_root, encoder, tmp_
 
 def test_two_benchmarks_with_their_own_depths_and_metrics_in_one_job(data_root, tmp_path):
     from conftest import compose_config, smoke_overrides
-    from hybrid_retrieval.train import optimized_metric, train
+    from hybrid_retrieval.job.evaluate import optimized_metric
+    from hybrid_retrieval.job.run_job import run_job
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=2", "save_encoder=false"])
     assert cfg.eval.benchmarks.xquad_r.depth == 1000 and cfg.eval.benchmarks.tydi.depth == 100
-    metrics = train(cfg)
+    metrics = run_job(cfg)
     assert "xquad_r/multi/map" in metrics and "tydi/mono/ndcg@10/low_resource" in metrics
     assert "xquad_r/mono/ndcg@10" in metrics and "tydi/mono/map" in metrics
     assert optimized_metric(cfg) == "xquad_r/mono/map" and optimized_metric(cfg) in metrics

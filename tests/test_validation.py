@@ -1,6 +1,6 @@
 """Config checks: types and unknown keys fail while Hydra composes; ranges and cross-key rules fail in validate().
 
-(tests/test_train_inprocess.py runs a few of these through train(); here each
+(tests/test_train_inprocess.py runs a few of these through run_job(); here each
 row of docs/errors.md's config table is checked, fast, without training.)
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hydra.errors import ConfigCompositionException
 
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.data.download import DataNotFoundError
-from hybrid_retrieval.validate import ConfigError, validate
+from hybrid_retrieval.config.validate import ConfigError, validate
 
 
 def composed(data_root, tmp_path, *overrides: str):
@@ -117,7 +117,7 @@ def test_language_without_a_data_file_names_key_language_and_path(data_root, tmp
 
 def test_resumed_dir_with_another_config_is_refused(data_root, tmp_path):
     """A checkpoint folder remembers its job's config; another config must not continue from it."""
-    from hybrid_retrieval.checkpointing import JobCheckpoints
+    from hybrid_retrieval.job.checkpointing import JobCheckpoints
 
     first = JobCheckpoints(composed(data_root, tmp_path, "checkpoint.every_n_steps=2"), tmp_path)
     assert first.resume_path() is None  # fresh: records the config

@@ -26,16 +26,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from hybrid_retrieval.cache import replaced_atomically
+from hybrid_retrieval.files import DATA_ROOT_DEFAULT as DEFAULT_ROOT, DATA_ENV as ENV_VAR, replaced_atomically, resolve_root, sha256_of
 from hybrid_retrieval.progress import phase
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "HYBRID_RETRIEVAL_DATA"
 POLICY_ENV_VAR = "HYBRID_RETRIEVAL_DOWNLOAD"  # default of paths.download: auto | never
 POLICIES = ("auto", "never")
 TIMEOUT_S = 15.0  # per connect / read: with no network a job fails within seconds, not minutes
-DEFAULT_ROOT = Path.home() / ".cache" / "hybrid_retrieval" / "data"
 
 _LAREQA = "https://raw.githubusercontent.com/google-research-datasets/lareqa"
 _XQUAD_COMMIT = "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c"
@@ -142,15 +140,6 @@ def remote_for(relpath: str) -> RemoteFile | None:
     return None
 
 
-def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data root: the explicit key, else $HYBRID_RETRIEVAL_DATA, else the download cache."""
-    if data_dir not in (None, ""):
-        return Path(os.path.expanduser(str(data_dir)))
-    if os.environ.get(ENV_VAR):
-        return Path(os.path.expanduser(os.environ[ENV_VAR]))
-    return DEFAULT_ROOT
-
-
 def require_file(root: Path, relpath: str) -> Path:
     """Return ``root/relpath``, downloading it first if it is missing, known and the policy allows.
 
@@ -180,14 +169,6 @@ def _missing(root: Path, relpath: str) -> str:
         f"  - or point the data root at a copy that has {relpath}: "
         f"export {ENV_VAR}=/path/to/data  or  paths.data_dir=/path/to/data"
     )
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def fetch(remote: RemoteFile, root: Path, verify_existing: bool = True) -> Path:

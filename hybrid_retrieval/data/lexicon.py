@@ -31,7 +31,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from filelock import FileLock
 
-from hybrid_retrieval.cache import cache_root, write_atomically
+from hybrid_retrieval.files import cache_root, write_atomically
 from hybrid_retrieval.data.words import words
 
 log = logging.getLogger(__name__)

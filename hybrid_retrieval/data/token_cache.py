@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from hybrid_retrieval.cache import cache_root, replaced_atomically
+from hybrid_retrieval.files import cache_root, replaced_atomically
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from hybrid_retrieval.data.collate import pad_ids
-from hybrid_retrieval.model.precision import resolve_precision
+from hybrid_retrieval.precision import resolve_precision
 from hybrid_retrieval.progress import phase
 
 

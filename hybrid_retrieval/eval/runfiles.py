@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.files import write_atomically
 from hybrid_retrieval.data.formats.trec import read_qrels  # noqa: F401  (the one qrels reader, re-exported)
 
 

@@ -1,10 +1,13 @@
-"""Load a transformer backbone and its tokenizer from a hub id or a local directory."""
+"""Load a transformer backbone and its tokenizer from a hub id, a local directory or a ``local:<name>`` build."""
 from __future__ import annotations
 
 import os
 import socket
 from urllib.parse import urlparse
 from typing import Any
+
+
+LOCAL = "local:"  # model.backbone=local:<name>: a backbone we build (config/resolvers.py), made on first load
 
 
 class BackboneNotFoundError(OSError):
@@ -32,9 +35,36 @@ def _cached_locally(repo_id: str) -> bool:
         return False
 
 
+def _tiny_bert() -> str:
+    from hybrid_retrieval.model.tiny import build_tiny_bert
+    return build_tiny_bert()
+
+
+def _me5_small():
+    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    return ensure_me5_small()
+
+
+LOCAL_BUILDS = {"tiny_bert": _tiny_bert, "me5_small": _me5_small}
+
+
+def materialise(name_or_path: str) -> str:
+    """The directory of a ``local:<name>`` backbone, built into the cache once; anything else as it is."""
+    name_or_path = str(name_or_path)
+    if not name_or_path.startswith(LOCAL):
+        return name_or_path
+    build = LOCAL_BUILDS.get(name_or_path[len(LOCAL):])
+    if build is not None:
+        return str(build())
+    raise BackboneNotFoundError(f"model.backbone={name_or_path!r}: unknown local backbone; "
+                                f"valid: {', '.join(LOCAL + n for n in LOCAL_BUILDS)}, a hub id or a directory")
+
+
 def load_backbone(name_or_path: str, **kwargs: Any):
     """Return (model, tokenizer); a hub id that cannot be reached fails fast with a clear message."""
     from transformers import AutoModel, AutoTokenizer
+
+    name_or_path = materialise(name_or_path)
 
     if not os.path.isdir(name_or_path) and not hub_reachable():
         if not _cached_locally(name_or_path):

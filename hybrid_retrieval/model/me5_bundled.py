@@ -30,7 +30,6 @@ over the attention mask followed by L2 normalisation.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import logging
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from hybrid_retrieval.files import cache_root, sha256_of
 
 try:  # POSIX only; without it we still rely on atomic renames.
     import fcntl
@@ -437,17 +438,7 @@ def convert(out_dir: Path) -> Path:
 # --------------------------------------------------------------------------
 def default_cache_root() -> Path:
     """``$HYBRID_RETRIEVAL_CACHE`` or ``~/.cache/hybrid_retrieval`` (the package-wide cache root)."""
-    from hybrid_retrieval.cache import cache_root
-
     return Path(cache_root()).expanduser()
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def source_checksum_text(q4_path: Path, tokenizer_path: Path) -> str:
@@ -457,8 +448,8 @@ def source_checksum_text(q4_path: Path, tokenizer_path: Path) -> str:
     old caches just like a changed source file does.
     """
     return (
-        f"{_sha256_file(q4_path)}  {q4_path.name}\n"
-        f"{_sha256_file(tokenizer_path)}  {tokenizer_path.name}\n"
+        f"{sha256_of(q4_path)}  {q4_path.name}\n"
+        f"{sha256_of(tokenizer_path)}  {tokenizer_path.name}\n"
         f"# converter-version {CONVERTER_VERSION}\n"
     )
 

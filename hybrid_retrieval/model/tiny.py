@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from hybrid_retrieval.cache import build_dir_atomically, cache_root
+from hybrid_retrieval.files import build_dir_atomically, cache_root
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hybrid_retrieval.job_status import COMPLETE
+from hybrid_retrieval.job.job_status import COMPLETE
 from hybrid_retrieval.report.collect import metric_columns
 from hybrid_retrieval.report.headline import FALLBACK_HEADLINE, RECALL, pretty_metric  # noqa: F401
 from hybrid_retrieval.report.headline import benchmark_names as benchmarks  # noqa: F401

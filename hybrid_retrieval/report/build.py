@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hybrid_retrieval.cache import write_atomically
-from hybrid_retrieval.job_status import COMPLETE
+from hybrid_retrieval.files import write_atomically
+from hybrid_retrieval.job.job_status import COMPLETE
 from hybrid_retrieval.report import plots
 from hybrid_retrieval.report.aggregate import aggregate, mean_pm_std
 from hybrid_retrieval.report.axes import find_axes
-from hybrid_retrieval.report.collect import load_jobs, load_per_query, pair_means
+from hybrid_retrieval.eval.per_query import load_per_query, pair_means
+from hybrid_retrieval.report.collect import load_jobs
 from hybrid_retrieval.report.comparisons import comparison_table
 from hybrid_retrieval.report.findings import findings, seed_sentence
 from hybrid_retrieval.report.headline import benchmark_specs, pretty_metric

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def _log_to_wandb(report, mode: str | None) -> None:
     import pandas as pd
 
-    from hybrid_retrieval.tracking import log_report
+    from hybrid_retrieval.job.tracking import log_report
 
     jobs = report.jobs
     project = next((p for p in jobs["wandb_project"] if isinstance(p, str) and p), "hybrid-retrieval")

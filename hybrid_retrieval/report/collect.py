@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hybrid_retrieval.job_status import read_status
+from hybrid_retrieval.job.job_status import read_status
 
 # Columns that describe a job; every other column of the jobs table is a metric.
 INFO_COLUMNS = ["job", "path", "status", "error", "overrides", "config", "group", "reference", "cross_ratio",
@@ -52,22 +52,6 @@ def load_jobs(roots: Iterable[Path]) -> pd.DataFrame:
 
 def metric_columns(jobs: pd.DataFrame) -> list[str]:
     return [c for c in jobs.columns if c not in INFO_COLUMNS and not c.startswith("_")]
-
-
-def load_per_query(job_dir: Path, benchmark: str | None = None) -> pd.DataFrame:
-    """A job's per-query scores (``per_query_<benchmark>.csv.gz``, written by train.evaluate)."""
-    pattern = f"per_query_{benchmark}.csv.gz" if benchmark else "per_query_*.csv.gz"
-    frames = [pd.read_csv(p, keep_default_na=False, na_values=["", "nan", "NaN"],
-                          dtype={"qid": str, "query_lang": str, "corpus_lang": str})
-              for p in sorted(Path(job_dir).glob(pattern))]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def pair_means(per_query: pd.DataFrame, metric: str = "map", by: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Mean of ``metric`` per (query language, corpus language): the cells of a language heatmap."""
-    keys = [*by, "query_lang", "corpus_lang"]
-    grouped = per_query.groupby(keys, sort=True)[metric]
-    return grouped.agg(value="mean", n_queries="count").reset_index()
 
 
 def _job_row(job_dir: Path, roots: list[Path]) -> dict:

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from hybrid_retrieval.job_status import COMPLETE
+from hybrid_retrieval.job.job_status import COMPLETE
 from hybrid_retrieval.report.axes import Axis
 from hybrid_retrieval.report.headline import BenchmarkSpec, parse_entry
 from hybrid_retrieval.report.stat_tests import compare, pooled_seed_variance

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hybrid_retrieval.cache import replaced_atomically  # noqa: E402
+from hybrid_retrieval.files import replaced_atomically  # noqa: E402
 from hybrid_retrieval.report.headline import pretty_metric  # noqa: E402
 
 

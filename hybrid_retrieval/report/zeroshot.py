@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from hydra.experimental.callback import Callback
 
-from hybrid_retrieval.job_status import COMPLETE, read_status
+from hybrid_retrieval.job.job_status import COMPLETE, read_status
 
 log = logging.getLogger(__name__)
 # What a backbone's zero-shot scores depend on: the encoder, and how it is evaluated.

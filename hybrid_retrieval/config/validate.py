@@ -2,7 +2,7 @@
 
 Each error names the key, the value and what would be valid, so a typo in a
 sweep fails in a second instead of after an hour of training.  Types are
-already checked by Hydra while it composes (hybrid_retrieval/config_schema.py);
+already checked by Hydra while it composes (hybrid_retrieval/config/schema.py);
 here come the ranges declared in the schemas, the keys of closed groups, and
 the checks that involve several keys or the data on disk.
 """
@@ -15,7 +15,7 @@ from typing import Any, Iterator, get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 
-from hybrid_retrieval.config_schema import CLOSED, SCHEMAS, Valid
+from hybrid_retrieval.config.schema import CLOSED, SCHEMAS, Valid
 from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError, require_file, resolve_root
 
 

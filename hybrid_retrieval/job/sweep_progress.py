@@ -35,7 +35,7 @@ def _job_outcome(out_dir: Path, hydra_status: str, config: DictConfig | None = N
             metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             metrics = {}
-        from hybrid_retrieval.headline import headline_line
+        from hybrid_retrieval.job.headline import headline_line
 
         detail = headline_line(metrics, config) if metrics else ""
     return word, detail.splitlines()[0] if detail else ""
@@ -51,7 +51,7 @@ class SweepProgress(Callback):
         self._t0 = time.monotonic()
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from hybrid_retrieval.sweep_validation import sweep_jobs
+        from hybrid_retrieval.config.sweep_validation import sweep_jobs
 
         jobs = sweep_jobs(config)
         self.total = len(jobs) if jobs is not None else None

@@ -12,8 +12,8 @@ mAP / recall@10 must agree within ``--tolerance`` (bf16 noise), else exit 1.
 Both run on a CPU too (``--device cpu``), which is how they are smoke-tested
 where no GPU is lent: the 'GPU' side then is the CPU at ``--precision``.
 
-    python benchmarks/gpu_check.py faiss [--device cuda] [--limit N] [--synthetic N]
-    python benchmarks/gpu_check.py agree [--device cuda] [--languages de en zh] [--articles N] [--tolerance 0.01]
+    python perf/gpu_check.py faiss [--device cuda] [--limit N] [--synthetic N]
+    python perf/gpu_check.py agree [--device cuda] [--languages de en zh] [--articles N] [--tolerance 0.01]
 """
 from __future__ import annotations
 

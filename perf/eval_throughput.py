@@ -8,7 +8,7 @@ else fp32; at our batch size), and our ratio is quoted against the faster of the
 two first.  Then a full LAReQA evaluation on XQuAD-R, split into encode / index /
 search / metrics / rank distance (``--no-full-eval`` skips it).
 
-    python benchmarks/eval_throughput.py [--languages en de th zh] [--eval-languages en de el ru th zh]
+    python perf/eval_throughput.py [--languages en de th zh] [--eval-languages en de el ru th zh]
         [--precision auto] [--device cpu|cuda] [--limit N] [--peer-bf16 auto|always|never]
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check (issue 14, item 5), under 8 minutes on one GPU; run from the repository root:
-#   bash benchmarks/gpu_check.sh            # figures to stdout and to $OUT/gpu_check.txt (or ./gpu_check.txt)
+#   bash perf/gpu_check.sh            # figures to stdout and to $OUT/gpu_check.txt (or ./gpu_check.txt)
 # 1. bf16 training throughput and MFU of the bundled me5-small, batch 128, max length 128, against the
 #    GPU's bf16 matrix-product peak measured now; sentence-transformers' trainer in its default (fp32)
 #    and at bf16=True in the same run.
@@ -10,7 +10,7 @@
 # 4. GPU (bf16) and CPU (fp32) metrics of one zero-shot evaluation agree within bf16 noise.
 # Each step has its own time limit, so one slow step cannot eat the others; a failed step is reported
 # and the rest still run. Exit status: number of failed steps.
-# Smoke test on a CPU (tiny settings, no GPU): GPU_CHECK_DEVICE=cpu GPU_CHECK_SMOKE=1 bash benchmarks/gpu_check.sh
+# Smoke test on a CPU (tiny settings, no GPU): GPU_CHECK_DEVICE=cpu GPU_CHECK_SMOKE=1 bash perf/gpu_check.sh
 set -u
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python )}
@@ -49,9 +49,9 @@ echo "gpu_check $(date -u +%FT%TZ) device=$DEVICE smoke=$SMOKE python=$PY data=$
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$LOG"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())" | tee -a "$LOG"
 "$PY" -c "from hybrid_retrieval.model.me5_bundled import ensure_me5_small; ensure_me5_small()" 2>&1 | tail -2 | tee -a "$LOG"  # one conversion, outside the timed steps
-step train 200 "$PY" benchmarks/train_throughput.py --device "$DEVICE" $TRAIN
-step encode 120 "$PY" benchmarks/eval_throughput.py --device "$DEVICE" $EVAL
-step faiss 60 "$PY" benchmarks/gpu_check.py faiss --device "$DEVICE" $FAISS
-step agree 90 "$PY" benchmarks/gpu_check.py agree --device "$DEVICE" $AGREE
+step train 200 "$PY" perf/train_throughput.py --device "$DEVICE" $TRAIN
+step encode 120 "$PY" perf/eval_throughput.py --device "$DEVICE" $EVAL
+step faiss 60 "$PY" perf/gpu_check.py faiss --device "$DEVICE" $FAISS
+step agree 90 "$PY" perf/gpu_check.py agree --device "$DEVICE" $AGREE
 echo "gpu_check: $failed step(s) failed; figures in $LOG" | tee -a "$LOG"
 exit "$failed"

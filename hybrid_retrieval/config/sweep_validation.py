@@ -39,7 +39,7 @@ class ValidateSweep(Callback):
 
         from hybrid_retrieval.data.download import set_policy
         from hybrid_retrieval.quiet import silence_third_party
-        from hybrid_retrieval.validate import validate
+        from hybrid_retrieval.config.validate import validate
 
         silence_third_party()  # the checks below import faiss & co. in the launcher process, before any job
 

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from hybrid_retrieval.cache import write_atomically
+from hybrid_retrieval.files import write_atomically
 
 STATUS_FILE = "status.json"
 RUNNING, COMPLETE, FAILED, INTERRUPTED = "running", "complete", "failed", "interrupted"

@@ -23,11 +23,11 @@ from lightning_fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
-from hybrid_retrieval.batch_counts import BatchCounts
-from hybrid_retrieval.cache import replaced_atomically, write_atomically
-from hybrid_retrieval.checkpoint_safety import load_plain, plain_data, rng_from_plain, rng_to_plain
-from hybrid_retrieval.preemption import PreemptionCheckpoint
-from hybrid_retrieval.validate import ConfigError
+from hybrid_retrieval.job.batch_counts import BatchCounts
+from hybrid_retrieval.files import replaced_atomically, write_atomically
+from hybrid_retrieval.job.checkpoint_safety import load_plain, plain_data, rng_from_plain, rng_to_plain
+from hybrid_retrieval.job.preemption import PreemptionCheckpoint
+from hybrid_retrieval.config.validate import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ warm-up.  MFU = achieved FLOP/s (6 x non-embedding parameters x tokens
 processed, padding included) / the matrix-product rate measured here at the
 precision our side ran (bf16 or fp32).
 
-    python benchmarks/train_throughput.py [--steps 12] [--warmup 3] [--batch-size 32] [--max-length 64]
+    python perf/train_throughput.py [--steps 12] [--warmup 3] [--batch-size 32] [--max-length 64]
         [--precision auto] [--device cpu|cuda] [--peer-bf16 auto|always|never] [--dropout P]
 """
 from __future__ import annotations

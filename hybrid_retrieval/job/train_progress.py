@@ -2,7 +2,7 @@
 
 Lightning's bar is written with carriage returns, which a log file or SLURM
 output turns into one endless line; off a terminal the bar is switched off
-(train.py) and this callback speaks instead. On a terminal the bar stays and
+(job/train.py) and this callback speaks instead. On a terminal the bar stays and
 these lines still reach the job's log file (progress.emit).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Time to induce the code-switching lexicon from the training set's parallel sentences (eflomal).
 
-    python benchmarks/lexicon_induction.py                      # MLQA-R de, en, es (3 pairs)
-    python benchmarks/lexicon_induction.py --languages ar de en es hi vi zh
+    python perf/lexicon_induction.py                      # MLQA-R de, en, es (3 pairs)
+    python perf/lexicon_induction.py --languages ar de en es hi vi zh
 
 Prints the CPU model, the load average, sentence pairs per language pair, entries and seconds.
 """

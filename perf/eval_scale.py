@@ -8,8 +8,8 @@ evaluation (:mod:`hybrid_retrieval.eval.pipeline`).
 Prints passages/s encoded, queries/s searched and peak resident memory; the
 last line reads ``peak_rss_gib=<x>``.
 
-    python benchmarks/eval_scale.py --passages 1000000
-    python benchmarks/eval_scale.py --passages 200000 --index hnsw --dtype float16
+    python perf/eval_scale.py --passages 1000000
+    python perf/eval_scale.py --passages 200000 --index hnsw --dtype float16
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Where built artefacts live, and how to build them without half-written leftovers."""
+"""Paths (cache dir, data root) and files written whole: atomic files and directories, sha256."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -10,10 +11,31 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 CACHE_ENV = "HYBRID_RETRIEVAL_CACHE"
+DATA_ENV = "HYBRID_RETRIEVAL_DATA"
+DATA_ROOT_DEFAULT = Path.home() / ".cache" / "hybrid_retrieval" / "data"  # where downloads go when nothing is set
 
 
 def cache_root() -> Path:
+    """Built artefacts shared by jobs (token caches, local backbones): $HYBRID_RETRIEVAL_CACHE or ~/.cache."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "hybrid_retrieval")
+
+
+def resolve_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: the explicit key, else $HYBRID_RETRIEVAL_DATA, else the download cache."""
+    if data_dir not in (None, ""):
+        return Path(os.path.expanduser(str(data_dir)))
+    if os.environ.get(DATA_ENV):
+        return Path(os.path.expanduser(os.environ[DATA_ENV]))
+    return DATA_ROOT_DEFAULT
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def build_dir_atomically(dest: Path, build: Callable[[Path], None]) -> Path:

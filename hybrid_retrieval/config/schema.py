@@ -5,7 +5,7 @@ and merged under its group by the defaults list of ``conf/config.yaml``, before
 the group's yaml.  Hydra then checks types while it composes the config
 (``data.cross_ratio=abc`` fails naming the key), and a typo in a key name fails
 with Hydra's own "Key '...' is not in struct".  Ranges and choices are declared
-next to the types (``valid=...``) and checked by :mod:`hybrid_retrieval.validate`
+next to the types (``valid=...``) and checked by :mod:`hybrid_retrieval.config.validate`
 before anything is loaded.
 
 Closed groups: a key not declared here is an error, even with ``+key=...``:

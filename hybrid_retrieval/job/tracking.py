@@ -115,7 +115,7 @@ def job_name() -> str | None:
 
 def pair_table(out_dir: Path, metric: str = "map"):
     """Mean ``metric`` per (benchmark, setting, query language, corpus language) from the per-query files."""
-    from hybrid_retrieval.report.collect import load_per_query, pair_means
+    from hybrid_retrieval.eval.per_query import load_per_query, pair_means
 
     frame = load_per_query(out_dir)
     if frame.empty or metric not in frame:

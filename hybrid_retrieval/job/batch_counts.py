@@ -2,7 +2,7 @@
 
 Every training batch carries its kind's name (``batch["kind"]``, set by the
 sampler, see data/batch_kinds.py) and whether any of its pairs is cross-lingual
-(``batch["is_cross"]``).  :class:`~hybrid_retrieval.checkpointing.TrainingRecord`
+(``batch["is_cross"]``).  :class:`~hybrid_retrieval.job.checkpointing.TrainingRecord`
 adds each batch here; the counts travel in checkpoints (plain data), so a resumed
 job reports the shares of the whole run.  Every rank takes the same kind at a
 step (HybridBatchSampler), so one process's counts are those of all ranks.

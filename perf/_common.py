@@ -83,8 +83,8 @@ def native_bf16_on(device: str) -> bool:
 
 
 def resolve_on(device: str, precision: str) -> str:
-    """``precision: auto`` as hybrid_retrieval/model/precision.py resolves it, for the device of this run."""
-    from hybrid_retrieval.model.precision import AUTO
+    """``precision: auto`` as hybrid_retrieval/precision.py resolves it, for the device of this run."""
+    from hybrid_retrieval.precision import AUTO
 
     if str(precision) != AUTO:
         return str(precision)

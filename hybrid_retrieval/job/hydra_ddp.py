@@ -74,7 +74,7 @@ def _check_rerunnable() -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from hybrid_retrieval.validate import ConfigError
+    from hybrid_retrieval.config.validate import ConfigError
 
     hc = HydraConfig.get()
     launcher = hc.launcher.get("_target_", "")

@@ -1,0 +1,1 @@
+"""Configuration: structured-config schemas, validation of a composed config, sweep validation, resolvers."""

@@ -1,0 +1,84 @@
+"""Training only: build the model, data and trainer from the config, fit, and report the training figures."""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import hydra
+from hydra.errors import InstantiationException
+import pytorch_lightning as pl
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig
+
+import hybrid_retrieval.job.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
+from hybrid_retrieval.job import train_progress
+from hybrid_retrieval.job.checkpointing import JobCheckpoints
+from hybrid_retrieval.progress import phase
+
+
+def build(node: Any, **kwargs: Any) -> Any:
+    """``instantiate`` that surfaces our own errors (missing file, bad value) instead of Hydra's wrapper."""
+    try:
+        return hydra.utils.instantiate(node, **kwargs)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, (OSError, ValueError)):
+            raise err.__cause__ from None
+        raise
+
+
+class Training(NamedTuple):
+    """What a job trains with; the evaluation gets only ``model`` (and the logger to report to)."""
+    model: Any
+    datamodule: Any
+    logger: Any
+    trainer: pl.Trainer
+
+
+def set_up(cfg: DictConfig, checkpoints: JobCheckpoints, resuming: bool) -> Training:
+    """Build model, data module, logger and trainer (``model.backbone`` is loaded, or materialised, here)."""
+    model = build(cfg.model)
+    datamodule = build(cfg.data, collate_fn=model.make_collator())
+    logger = build(cfg.logger) if cfg.get("logger") else False
+    if resuming:
+        checkpoints.keep_earlier_log(logger)
+    trainer_kwargs = checkpoints.trainer_kwargs()
+    progress_kwargs = train_progress.trainer_kwargs(cfg)  # log lines off a terminal (step, loss, pairs/s, ETA)
+    trainer_kwargs["callbacks"] = [*trainer_kwargs.get("callbacks", []), *progress_kwargs.pop("callbacks")]
+    trainer: pl.Trainer = build(cfg.trainer, logger=logger, **trainer_kwargs, **progress_kwargs)
+    return Training(model, datamodule, logger, trainer)
+
+
+def train(cfg: DictConfig, training: Training, checkpoints: JobCheckpoints, ckpt_path: str | None,
+          out_dir: Path) -> dict[str, float]:
+    """Fit (resuming from ``ckpt_path``), save the final checkpoint and return the ``train/*`` figures."""
+    model, datamodule, _, trainer = training
+    t1 = time.perf_counter()
+    try:
+        # "fit" heartbeat lines cover what precedes the first step (data set-up) and steps slower than progress.every_s
+        with warnings.catch_warnings(), phase("fit", every_s=train_progress.every_s(cfg)):
+            # the HybridBatchSampler does resume mid-epoch exactly (checkpointing.py)
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+            # weights_only=True: checkpoints are plain data; a tampered one is refused (checkpoint_safety.py)
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except FloatingPointError as err:
+        raise FloatingPointError(f"training stopped: {err}; {checkpoints.stopped_message()}") from err
+    except SIGTERMException:  # a scheduler's signal: last.ckpt is written, exit asking for a requeue (preemption.py)
+        raise checkpoints.preemption.preempted(trainer) from None
+    train_s = time.perf_counter() - t1
+    checkpoints.save_final(trainer)
+    batches = checkpoints.record.batches  # this process's batches: a resumed job's time covers only those
+    metrics = {
+        "train/steps": float(trainer.global_step),
+        # train/batch_share/<kind> and train/cross_batch_fraction over the whole run (resumes included)
+        **checkpoints.record.counts.metrics(list(datamodule.batch_kinds)),
+        "train/pairs_per_s": batches * datamodule.batch_size * trainer.world_size / train_s if train_s else math.nan,
+        "time/train_s": train_s,
+    }
+    if checkpoints.record.final_loss is not None:
+        metrics["train/final_loss"] = checkpoints.record.final_loss
+    if cfg.get("save_encoder") and trainer.is_global_zero:
+        model.save_encoder(out_dir / "encoder")
+    return metrics

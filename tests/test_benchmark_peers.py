@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "perf"))
 import _common  # noqa: E402
 import eval_throughput  # noqa: E402
 import train_throughput  # noqa: E402

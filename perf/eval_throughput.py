@@ -20,20 +20,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (cpu_line, emit, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
+from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
                      resolve_on, run_isolated)
-
-
-def texts(languages: list[str], limit: int | None = None) -> tuple[list[str], list[str]]:
-    from hybrid_retrieval.data.download import require_file, resolve_root
-    from hybrid_retrieval.data.formats.lareqa import read_lareqa
-
-    queries, passages = [], []
-    for lang in languages:
-        data = read_lareqa(require_file(resolve_root(), f"xquad-r/{lang}.json"), lang)
-        queries += [q.text for q in data.questions]
-        passages += data.sentences
-    return (queries[:limit], passages[:limit]) if limit else (queries, passages)
 
 
 def load_model(args):

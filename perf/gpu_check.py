@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import cpu_line, gpu_line, resolve_on  # noqa: E402
+from _common import cpu_line, gpu_line, resolve_on, xquad_texts as _texts  # noqa: E402
 
 
 def _model(device: str, max_length: int = 128):
@@ -36,18 +36,6 @@ def _model(device: str, max_length: int = 128):
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length)
     return model.to(device).eval()
-
-
-def _texts(languages: list[str], limit: int | None) -> tuple[list[str], list[str]]:
-    from hybrid_retrieval.data.download import require_file, resolve_root
-    from hybrid_retrieval.data.formats.lareqa import read_lareqa
-
-    queries, passages = [], []
-    for lang in languages:
-        data = read_lareqa(require_file(resolve_root(), f"xquad-r/{lang}.json"), lang)
-        queries += [q.text for q in data.questions]
-        passages += data.sentences
-    return (queries[:limit], passages[:limit]) if limit else (queries, passages)
 
 
 def _search(vectors: np.ndarray, queries: np.ndarray, depth: int, gpu: bool) -> tuple[np.ndarray, np.ndarray, float]:

@@ -54,7 +54,6 @@ class Candidates:
     ids: list[str]
     texts: list[str]
     lang: str
-    description: str = ""
 
 
 @dataclass

@@ -159,12 +159,12 @@ def test_shares_that_do_not_add_up_are_refused():
 @needs_tydi
 def test_combined_corpus_is_checked_before_loading(tmp_path):
     from hybrid_retrieval.data.download import DataNotFoundError
-    from hybrid_retrieval.config.validate import ConfigError, check_corpus_sources
+    from hybrid_retrieval.config.validate import ConfigError, check_training_corpus
 
     base = ["experiment=smoke", "data=mlqa_r_tydi", f"paths.data_dir={REAL}"]
-    check_corpus_sources(compose_config(base + ["data.languages=[de,en,sw]"]))
+    check_training_corpus(compose_config(base + ["data.languages=[de,en,sw]"]))
     with pytest.raises(ConfigError, match=r"data\.languages: \['fi'\] in no source of data\.corpus\.sources"):
-        check_corpus_sources(compose_config(base + ["data.languages=[de,en,fi]"]))
+        check_training_corpus(compose_config(base + ["data.languages=[de,en,fi]"]))
     with pytest.raises(DataNotFoundError, match=r"data\.corpus\.sources\.tydi: no data for 'sw'"):
-        check_corpus_sources(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
+        check_training_corpus(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
                                                     f"data.corpus.sources.tydi.root={tmp_path}"]))

@@ -6,7 +6,9 @@ the group's yaml.  Hydra then checks types while it composes the config
 (``data.cross_ratio=abc`` fails naming the key), and a typo in a key name fails
 with Hydra's own "Key '...' is not in struct".  Ranges and choices are declared
 next to the types (``valid=...``) and checked by :mod:`hybrid_retrieval.config.validate`
-before anything is loaded.
+before anything is loaded.  A key that a constructor consumes and checks (the sampler's
+ratio, the loss temperature, the pooling) is not given a second rule here: the schema
+points at the constructor's own (``owned(...)``, :mod:`hybrid_retrieval.rules`).
 
 Closed groups: a key not declared here is an error, even with ``+key=...``:
 ``trainer``, ``checkpoint``.
@@ -19,52 +21,14 @@ This module imports neither torch nor the model code: it runs at config time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, is_dataclass
-from typing import Optional, Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from hybrid_retrieval.rules import Valid, above, at_least, between, non_empty_unique, one_of, optional, owned
+
 UINT32_MAX = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class Valid:
-    """What values a key accepts: ``test`` decides; ``explain()`` says it in error messages.
-
-    ``describe`` is the text, or a function that builds it when an error needs it
-    (choices owned by modules this one must not import at config time).
-    """
-
-    test: Callable[[Any], bool]
-    describe: str | Callable[[], str]
-
-    def explain(self) -> str:
-        return self.describe() if callable(self.describe) else self.describe
-
-
-def between(lo: float, hi: float) -> Valid:
-    return Valid(lambda v: lo <= v <= hi, f"a number in [{lo}, {hi}]")
-
-
-def at_least(lo: int) -> Valid:
-    return Valid(lambda v: v >= lo, f">= {lo}")
-
-
-def above(lo: float) -> Valid:
-    return Valid(lambda v: v > lo, f"> {lo}")
-
-
-def one_of(choices: Callable[[], tuple[str, ...]]) -> Valid:
-    """Choices looked up when checked, so the module that owns them stays the one source of truth."""
-    return Valid(lambda v: v in choices(), lambda: f"one of {list(choices())}")
-
-
-def non_empty_unique() -> Valid:
-    return Valid(lambda v: len(v) > 0 and len(set(v)) == len(v), "a non-empty list without duplicates")
-
-
-def optional(valid: Valid) -> Valid:
-    return Valid(lambda v: v is None or valid.test(v), lambda: f"null or {valid.explain()}")
 
 
 def checked(default: Any, valid: Valid) -> Any:
@@ -72,21 +36,6 @@ def checked(default: Any, valid: Valid) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"valid": valid})
     return field(default=default, metadata={"valid": valid})
-
-
-def _cross_modes() -> tuple[str, ...]:
-    from hybrid_retrieval.data.sampler import CROSS_MODES
-    return CROSS_MODES
-
-
-def _schedules() -> tuple[str, ...]:
-    from hybrid_retrieval.data.sampler import SCHEDULES
-    return SCHEDULES
-
-
-def _poolings() -> tuple[str, ...]:
-    from hybrid_retrieval.model.pooling import POOLERS
-    return tuple(sorted(POOLERS))
 
 
 # --- open groups -------------------------------------------------------------------------------
@@ -123,10 +72,10 @@ class DataSchema:
     _target_: str = "hybrid_retrieval.data.datamodule.HybridDataModule"
     corpus: Any = MISSING
     languages: List[str] = checked([], non_empty_unique())
-    batch_size: int = checked(32, at_least(2))
-    cross_ratio: float = checked(0.5, between(0, 1))
-    cross_mode: str = checked("per_sample", one_of(_cross_modes))
-    schedule: str = checked("exact", one_of(_schedules))
+    batch_size: int = checked(32, owned("hybrid_retrieval.data.sampler", "BATCH_SIZE"))
+    cross_ratio: float = checked(0.5, owned("hybrid_retrieval.data.sampler", "CROSS_RATIO"))
+    cross_mode: str = checked("per_sample", owned("hybrid_retrieval.data.batch_kinds", "CROSS_MODE"))
+    schedule: str = checked("exact", owned("hybrid_retrieval.data.sampler", "SCHEDULE"))
     hard_negatives: int = checked(0, at_least(0))
     num_batches: Optional[int] = checked(None, optional(at_least(1)))
     num_workers: int = checked(0, at_least(0))
@@ -139,7 +88,7 @@ class DataSchema:
 @dataclass
 class LossSchema:
     _target_: str = "hybrid_retrieval.model.loss.InfoNCELoss"
-    temperature: float = checked(0.05, above(0))
+    temperature: float = checked(0.05, owned("hybrid_retrieval.model.loss", "TEMPERATURE"))
 
 
 @dataclass
@@ -150,7 +99,7 @@ class ModelSchema:
     name: str = MISSING
     size: int = checked(0, at_least(0))  # parameters
     backbone: str = MISSING
-    pooling: str = checked("mean", one_of(_poolings))
+    pooling: str = checked("mean", owned("hybrid_retrieval.model.pooling", "POOLING"))
     query_prefix: str = ""
     passage_prefix: str = ""
     max_query_length: int = checked(64, at_least(1))

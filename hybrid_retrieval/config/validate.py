@@ -3,20 +3,23 @@
 Each error names the key, the value and what would be valid, so a typo in a
 sweep fails in a second instead of after an hour of training.  Types are
 already checked by Hydra while it composes (hybrid_retrieval/config/schema.py);
-here come the ranges declared in the schemas, the keys of closed groups, and
-the checks that involve several keys or the data on disk.
+here come the rules the schemas declare or point at (each rule is written once,
+by the code that owns the key: :mod:`hybrid_retrieval.rules`), the keys of closed
+groups, the checks that involve several keys, and the hooks that the training
+corpus' loader and each benchmark bring for their own languages and files.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterator, get_type_hints
+from typing import Iterator, get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 
-from hybrid_retrieval.config.schema import CLOSED, SCHEMAS, Valid
-from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError, require_file, resolve_root
+from hybrid_retrieval.config.schema import CLOSED, SCHEMAS
+from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError
+from hybrid_retrieval.rules import Valid, show
 
 
 class ConfigError(ValueError):
@@ -31,8 +34,7 @@ def validate(cfg: DictConfig) -> None:
     check_cross_lingual_languages(cfg)
     check_data_root(cfg)
     check_benchmarks(cfg)
-    check_training_files(cfg)
-    check_corpus_sources(cfg)
+    check_training_corpus(cfg)
 
 
 # --- schema-driven -----------------------------------------------------------------------------
@@ -64,19 +66,8 @@ def check_declared_ranges(cfg: DictConfig) -> None:
             value = node[leaf]
             if OmegaConf.is_config(value):
                 value = OmegaConf.to_container(value, resolve=True)
-            if not _passes(valid, value):
-                raise ConfigError(f"{key}={_show(value)}: must be {valid.explain()}")
-
-
-def _passes(valid: Valid, value: Any) -> bool:
-    try:
-        return bool(valid.test(value))
-    except TypeError:  # e.g. a string where a number belongs (set through an untyped interpolation)
-        return False
-
-
-def _show(value: Any) -> str:
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+            if not valid.passes(value):
+                raise ConfigError(f"{key}={show(value)}: must be {valid.explain()}")
 
 
 def check_closed_groups(cfg: DictConfig) -> None:
@@ -146,53 +137,19 @@ def check_data_root(cfg: DictConfig) -> None:
                           f"(set paths.data_dir or ${ENV_VAR} to the data root, or run python -m hybrid_retrieval.data.download)")
 
 
-def check_training_files(cfg: DictConfig) -> None:
-    """LAReQA training languages must belong to the benchmark and have a file under the data root."""
-    from hybrid_retrieval.eval.benchmarks.lareqa import check_languages
+def check_training_corpus(cfg: DictConfig) -> None:
+    """The training corpus' loader checks its own languages and files (``data/corpus.py``'s SOURCE_CHECKS)."""
+    from hybrid_retrieval.data.corpus import check_config
 
     node = cfg.data.get("corpus")
-    if node is None or not node.get("folder"):
+    if node is None or OmegaConf.is_missing(cfg.data, "corpus"):
         return
     try:
-        langs = check_languages(node.folder, node.languages, "data.languages")
+        check_config(OmegaConf.to_container(node, resolve=True), list(cfg.data.languages))
+    except DataNotFoundError:
+        raise
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    root = resolve_root(node.get("root"))
-    for lang in langs:
-        try:
-            require_file(root, f"{node.folder}/{lang}.json")
-        except DataNotFoundError as err:
-            raise DataNotFoundError(f"data.languages: no data for {lang!r}: {err}") from None
-
-
-def check_corpus_sources(cfg: DictConfig) -> None:
-    """A combined corpus (``data.corpus.sources``): every training language comes from some source, and
-    each source has a file for each training language it gives (LAReQA folders, TyDi GoldP)."""
-    node = cfg.data.get("corpus")
-    sources = (node.get("sources") if node is not None else None) or {}
-    if not sources:
-        return
-    wanted = list(cfg.data.languages)
-    given = {name: [lang for lang in src.get("languages") or [] if lang in wanted] for name, src in sources.items()}
-    missing = [lang for lang in wanted if not any(lang in langs for langs in given.values())]
-    if missing:
-        raise ConfigError(f"data.languages: {missing} in no source of data.corpus.sources "
-                          f"({', '.join(f'{n}: {list(s.languages or [])}' for n, s in sources.items())}); "
-                          f"add them to a source or drop them from data.languages")
-    for name, src in sources.items():
-        root = resolve_root(src.get("root"))
-        for lang in given[name]:
-            try:
-                if src.get("folder"):
-                    require_file(root, f"{src.folder}/{lang}.json")
-                elif str(src.get("_target_", "")).endswith("from_tydi_goldp"):
-                    from hybrid_retrieval.data.formats.tydi import goldp_file
-
-                    goldp_file(root, lang, str(src.get("split") or "train"))
-            except DataNotFoundError as err:
-                raise DataNotFoundError(f"data.corpus.sources.{name}: no data for {lang!r}: {err}") from None
-            except ValueError as err:
-                raise ConfigError(f"data.corpus.sources.{name}.languages: {err}") from None
 
 
 def check_benchmarks(cfg: DictConfig) -> None:

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from hybrid_retrieval.data.pools import EpochDraw, LanguagePools
+from hybrid_retrieval.rules import one_of
 
 CROSS_MODES = ("per_sample", "per_batch")
+CROSS_MODE = one_of(lambda: CROSS_MODES)  # data.cross_mode; the config schema points at it
 Pair = tuple[int, int, int]  # (item, query language, passage language)
 
 
@@ -83,8 +85,7 @@ class CrossLingual(BatchKind):
 
     def __init__(self, share: float | None = None, pairing: str = "per_sample"):
         super().__init__(share)
-        if pairing not in CROSS_MODES:
-            raise ValueError(f"data.cross_mode={pairing!r}: valid values are {CROSS_MODES}")
+        CROSS_MODE.require("data.cross_mode", pairing)
         self.pairing = pairing
 
     def check(self, pools: LanguagePools, label: str) -> None:

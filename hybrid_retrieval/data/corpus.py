@@ -14,8 +14,8 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from hybrid_retrieval.data.download import require_file, resolve_root
-from hybrid_retrieval.data.formats.lareqa import read_lareqa
+from hybrid_retrieval.data.download import DataNotFoundError, resolve_root
+from hybrid_retrieval.data.formats.lareqa import read_lareqa, require_language_files
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,10 @@ class ParallelCorpus:
     @classmethod
     def from_lareqa(cls, folder: str, languages: Iterable[str], root: str | Path | None = None) -> "ParallelCorpus":
         """Build from LAReQA files (``<root>/<folder>/<lang>.json``); negatives are the other sentences of the paragraph."""
-        root = resolve_root(root)
         examples: dict[tuple[str, str], Example] = {}
         languages = list(languages)
-        for lang in languages:
-            data = read_lareqa(require_file(root, f"{folder}/{lang}.json"), lang)
+        for lang, path in zip(languages, require_language_files(root, folder, languages, "data.languages")):
+            data = read_lareqa(path, lang)
             for q in data.questions:
                 negatives = tuple(Passage(data.sentence_ids[s], data.sentences[s])
                                   for s in data.paragraph_sentences(q.sentence) if s != q.sentence)
@@ -151,3 +150,50 @@ class ParallelCorpus:
 def hash_text(text: str) -> int:
     """A stable id for a passage text (Python's hash() differs between processes)."""
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=6).digest(), "little")
+
+
+# --- checks before loading: each loader brings its own (config/validate.py calls check_config) -----
+
+def _check_lareqa(node: Mapping, languages: list[str], key: str) -> None:
+    require_language_files(node.get("root"), node["folder"], languages, key)
+
+
+def _check_tydi_goldp(node: Mapping, languages: list[str], key: str) -> None:
+    from hybrid_retrieval.data.formats.tydi import goldp_file
+
+    root = resolve_root(node.get("root"))
+    for lang in languages:
+        try:
+            goldp_file(root, lang, str(node.get("split") or "train"))
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f"{key}: no data for {lang!r}: {err}") from None
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None
+
+
+# loader (the method named by data.corpus._target_) -> its check; a loader of your own adds its entry
+SOURCE_CHECKS = {"from_lareqa": _check_lareqa, "from_tydi_goldp": _check_tydi_goldp}
+
+
+def check_config(node: Mapping, languages: Sequence[str]) -> None:
+    """Fail before anything loads when a training language has no source or no file.
+
+    Raises ValueError (a wrong value) or DataNotFoundError (a missing file), naming the key.
+    """
+    languages = list(languages)
+    sources = node.get("sources") or {}
+    if not sources:
+        check = SOURCE_CHECKS.get(str(node.get("_target_", "")).rpartition(".")[2])
+        if check is not None:
+            check(node, list(node.get("languages") or languages), "data.languages")
+        return
+    given = {name: [lang for lang in src.get("languages") or [] if lang in languages] for name, src in sources.items()}
+    missing = [lang for lang in languages if not any(lang in langs for langs in given.values())]
+    if missing:
+        offered = ", ".join(f"{name}: {list(src.get('languages') or [])}" for name, src in sources.items())
+        raise ValueError(f"data.languages: {missing} in no source of data.corpus.sources ({offered}); "
+                         f"add them to a source or drop them from data.languages")
+    for name, src in sources.items():
+        check = SOURCE_CHECKS.get(str(src.get("_target_", "")).rpartition(".")[2])
+        if check is not None:
+            check(src, given[name], f"data.corpus.sources.{name}")

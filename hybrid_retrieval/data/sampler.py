@@ -24,10 +24,15 @@ from typing import Iterator, Mapping, NamedTuple
 import numpy as np
 from torch.utils.data import Sampler
 
-from hybrid_retrieval.data.batch_kinds import CROSS_MODES, BatchKind, CrossLingual, Monolingual
+from hybrid_retrieval.data.batch_kinds import CROSS_MODE, BatchKind, CrossLingual, Monolingual
 from hybrid_retrieval.data.pools import EpochDraw, LanguagePools
+from hybrid_retrieval.rules import Valid, between, one_of
 
 SCHEDULES = ("exact", "bernoulli")
+# the rules of the keys this module consumes; the config schema points at them
+CROSS_RATIO = SHARE = between(0, 1)
+SCHEDULE = one_of(lambda: SCHEDULES)
+BATCH_SIZE = Valid(lambda v: v >= 2, ">= 2")  # in-batch negatives need a second pair
 
 
 class Sample(NamedTuple):
@@ -48,10 +53,8 @@ class BatchPlan:
 
 def hybrid_kinds(cross_ratio: float, cross_mode: str = "per_sample") -> dict[str, BatchKind]:
     """The paper's recipe: cross-lingual batches with share ``cross_ratio``, monolingual ones for the rest."""
-    if not 0.0 <= cross_ratio <= 1.0:
-        raise ValueError(f"data.cross_ratio={cross_ratio}: must be in [0, 1]")
-    if cross_mode not in CROSS_MODES:
-        raise ValueError(f"data.cross_mode={cross_mode!r}: valid values are {CROSS_MODES}")
+    CROSS_RATIO.require("data.cross_ratio", cross_ratio)
+    CROSS_MODE.require("data.cross_mode", cross_mode)
     return {"cross": CrossLingual(cross_ratio, cross_mode), "mono": Monolingual(None)}
 
 
@@ -64,8 +67,7 @@ def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
     for name, kind in kinds.items():
         if kind.share is not None:
             share = float(kind.share)
-            if not 0.0 <= share <= 1.0:
-                raise ValueError(f"data.batch_kinds.{name}.share={share}: must be in [0, 1]")
+            SHARE.require(f"data.batch_kinds.{name}.share", share)
             shares[name] = share
     given = sum(shares.values())
     if open_:
@@ -99,10 +101,8 @@ class HybridBatchSampler(Sampler[list[Sample]]):
                  rank: int = 0, num_batches: int | None = None, batch_kinds: Mapping[str, BatchKind] | None = None,
                  language_alpha: float = 0.0):
         super().__init__()
-        if schedule not in SCHEDULES:
-            raise ValueError(f"data.schedule={schedule!r}: valid values are {SCHEDULES}")
-        if batch_size < 2:
-            raise ValueError(f"data.batch_size={batch_size}: in-batch negatives need at least 2")
+        SCHEDULE.require("data.schedule", schedule)
+        BATCH_SIZE.require("data.batch_size", batch_size)
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} outside world size {num_replicas}")
         from_ratio = batch_kinds is None

@@ -5,6 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybrid_retrieval.rules import above
+
+TEMPERATURE = above(0)
+
 
 class InfoNCELoss(nn.Module):
     """Cross-entropy of each query against all passages in the batch.
@@ -16,8 +20,7 @@ class InfoNCELoss(nn.Module):
 
     def __init__(self, temperature: float = 0.05):
         super().__init__()
-        if temperature <= 0:
-            raise ValueError(f"model.loss.temperature={temperature}: must be > 0")
+        TEMPERATURE.require("model.loss.temperature", temperature)
         self.temperature = temperature
 
     def forward(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None = None,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from hybrid_retrieval.rules import one_of
+
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     mask = mask.unsqueeze(-1).to(hidden.dtype)
@@ -14,10 +16,9 @@ def cls_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 POOLERS = {"mean": mean_pool, "cls": cls_pool}
+POOLING = one_of(lambda: tuple(sorted(POOLERS)))
 
 
 def get_pooler(name: str):
-    try:
-        return POOLERS[name]
-    except KeyError:
-        raise ValueError(f"model.pooling={name!r}: valid values are {sorted(POOLERS)}") from None
+    POOLING.require("model.pooling", name)
+    return POOLERS[name]

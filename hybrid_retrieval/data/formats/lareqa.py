@@ -12,10 +12,44 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from hybrid_retrieval.data.formats.squad import iter_paragraphs, load_squad, question_fields
 
 log = logging.getLogger(__name__)
+
+KNOWN_LANGUAGES = {
+    "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
+    "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
+}
+
+
+def check_languages(folder: str, languages: Iterable[str], key: str) -> list[str]:
+    """Fail early, naming the key, when a language is not part of the benchmark."""
+    languages = list(languages)
+    known = KNOWN_LANGUAGES.get(folder)
+    unknown = [lang for lang in languages if known is not None and lang not in known]
+    if unknown:
+        raise ValueError(f"{key}: {unknown} not in {folder}; valid languages: {list(known)}")
+    if len(set(languages)) != len(languages):
+        raise ValueError(f"{key}: duplicate languages in {languages}")
+    if not languages:
+        raise ValueError(f"{key}: empty language list")
+    return languages
+
+
+def require_language_files(root: str | Path | None, folder: str, languages: Iterable[str], key: str) -> list[Path]:
+    """Every language's file under the data root (fetched if allowed), or an error naming ``key`` and the language."""
+    from hybrid_retrieval.data.download import DataNotFoundError, require_file, resolve_root
+
+    root = resolve_root(root)
+    files = []
+    for lang in check_languages(folder, languages, key):
+        try:
+            files.append(require_file(root, f"{folder}/{lang}.json"))
+        except DataNotFoundError as err:
+            raise DataNotFoundError(f"{key}: no data for {lang!r}: {err}") from None
+    return files
 
 
 @dataclass(frozen=True)

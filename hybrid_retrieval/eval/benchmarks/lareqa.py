@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from hybrid_retrieval.data.download import DataNotFoundError, require_file, resolve_root
-from hybrid_retrieval.data.formats.lareqa import LareqaLanguage, read_lareqa
+from hybrid_retrieval.data.formats.lareqa import KNOWN_LANGUAGES, LareqaLanguage, read_lareqa, require_language_files  # noqa: F401
 from hybrid_retrieval.eval.pipeline import Benchmark, Candidates, Plan, QuerySet, Task
 from hybrid_retrieval.eval.protocol import Protocol
 
@@ -21,45 +20,19 @@ POOL = "multi"  # corpus key (and run-file corpus tag) of the pooled candidates
 DEFAULT_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
 DEFAULTS = {"settings": list(SETTINGS), "metrics": ["map", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10",
                                                    "ndcg@10"], "depth": 1000}
-KNOWN_LANGUAGES = {
-    "xquad-r": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
-    "mlqa-r": ("ar", "de", "en", "es", "hi", "vi", "zh"),
-}
-
-
-def check_languages(folder: str, languages: Iterable[str], key: str) -> list[str]:
-    """Fail early, naming the key, when a language is not part of the benchmark."""
-    languages = list(languages)
-    known = KNOWN_LANGUAGES.get(folder)
-    unknown = [lang for lang in languages if known is not None and lang not in known]
-    if unknown:
-        raise ValueError(f"{key}: {unknown} not in {folder}; valid languages: {list(known)}")
-    if len(set(languages)) != len(languages):
-        raise ValueError(f"{key}: duplicate languages in {languages}")
-    if not languages:
-        raise ValueError(f"{key}: empty language list")
-    return languages
-
-
 def check_config(name: str, node: dict) -> None:
     """Protocol, languages and files of a node, without reading the files (a sweep checks every job first)."""
     Protocol.from_node(name, {**DEFAULTS, **node}, SETTINGS, DEFAULT_HEADLINE)
-    key = f"eval.benchmarks.{name}.languages"
-    root = resolve_root(node.get("root"))
-    for lang in check_languages(node["folder"], node["languages"], key):
-        try:
-            require_file(root, f"{node['folder']}/{lang}.json")
-        except DataNotFoundError as err:
-            raise DataNotFoundError(f"{key}: no data for {lang!r}: {err}") from None
+    require_language_files(node.get("root"), node["folder"], node["languages"], f"eval.benchmarks.{name}.languages")
 
 
 def load_lareqa(name: str, folder: str, languages: Iterable[str], root: str | Path | None = None,
                 **protocol: Any) -> Benchmark:
     """Read every language file (failing before training on any gap) and plan the LAReQA settings."""
     proto = Protocol.from_node(name, {**DEFAULTS, **protocol}, SETTINGS, DEFAULT_HEADLINE)
-    languages = check_languages(folder, languages, f"eval.benchmarks.{name}.languages")
-    root = resolve_root(root)
-    data = {lang: read_lareqa(require_file(root, f"{folder}/{lang}.json"), lang) for lang in languages}
+    languages = list(languages)
+    files = require_language_files(root, folder, languages, f"eval.benchmarks.{name}.languages")
+    data = {lang: read_lareqa(path, lang) for lang, path in zip(languages, files)}
     return Benchmark(name, proto, lareqa_plan(data, proto.settings), languages=languages,
                      info={"sentences": {x: len(d.sentences) for x, d in data.items()},
                            "questions": {x: len(d.questions) for x, d in data.items()},

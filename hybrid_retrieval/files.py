@@ -10,6 +10,8 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from filelock import FileLock
+
 CACHE_ENV = "HYBRID_RETRIEVAL_CACHE"
 DATA_ENV = "HYBRID_RETRIEVAL_DATA"
 DATA_ROOT_DEFAULT = Path.home() / ".cache" / "hybrid_retrieval" / "data"  # where downloads go when nothing is set
@@ -38,23 +40,56 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_dir_atomically(dest: Path, build: Callable[[Path], None]) -> Path:
-    """Build into a temp dir beside ``dest``, then rename: a crash or a concurrent job never sees a partial dir."""
+def install_dir(dest: Path, build: Callable[[Path], None],
+                is_current: Callable[[Path], bool] = Path.is_dir) -> Path:
+    """Build ``dest`` once across processes, and never show a half-built one under its name.
+
+    Under a lock beside ``dest``: built into a temp sibling, flushed, then renamed into place;
+    a stale ``dest`` (``is_current`` false) is moved aside in one rename first.  Leftovers of
+    crashed builds are removed while the lock is held.
+    """
     dest = Path(dest)
-    if dest.is_dir():
+    if is_current(dest):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
-    try:
-        build(tmp)
+    with FileLock(str(dest.parent / f".{dest.name}.lock")):
+        if is_current(dest):  # another process finished while we waited
+            return dest
+        for leftover in dest.parent.glob(f".{dest.name}.tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
+        old = None
         try:
+            build(tmp)
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; other jobs and users read it
+            _fsync_tree(tmp)
+            if dest.exists():
+                old = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-old-"))
+                os.replace(dest, old / dest.name)
             os.rename(tmp, dest)
-        except OSError:  # another process won the race; its copy is equivalent
-            if not dest.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a built tree's files before the rename, so a power cut cannot expose empty files."""
+    for p in path.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as fh:
+                os.fsync(fh.fileno())
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # directories cannot be opened for fsync everywhere
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

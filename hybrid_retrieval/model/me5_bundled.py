@@ -29,27 +29,18 @@ over the attention mask followed by L2 normalisation.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import logging
 import os
-import shutil
 import struct
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
-from hybrid_retrieval.files import cache_root, sha256_of
-
-try:  # POSIX only; without it we still rely on atomic renames.
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from hybrid_retrieval.files import cache_root, install_dir, sha256_of
 
 __all__ = [
     "MODEL_DIRNAME",
@@ -463,57 +454,6 @@ def _is_current(model_dir: Path, expected: str) -> bool:
     return all((model_dir / f).is_file() for f in _REQUIRED_FILES)
 
 
-@contextlib.contextmanager
-def _exclusive_lock(lock_path: Path) -> Iterator[bool]:
-    """Inter-process lock so parallel sweep jobs convert once; yields whether it is real."""
-    if fcntl is None:  # pragma: no cover - Windows: fall back to rename races
-        yield False
-        return
-    with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def _fsync_tree(path: Path) -> None:
-    """Flush files before the rename so a power cut cannot expose empty files."""
-    for p in path.iterdir():
-        with open(p, "rb") as fh:
-            os.fsync(fh.fileno())
-    with contextlib.suppress(OSError):  # directory fsync is not possible everywhere
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _remove_leftovers(parent: Path) -> None:
-    """Delete temp/old dirs of crashed builds (only called while holding the lock)."""
-    for pattern in (f".{MODEL_DIRNAME}.tmp-*", f".{MODEL_DIRNAME}.old-*"):
-        for p in parent.glob(pattern):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def _install(tmp: Path, target: Path, expected: str) -> None:
-    """Move a finished build into place; the target is never seen half-written."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}.old-", dir=target.parent))
-        os.replace(target, old / "model")  # atomic; the stale dir leaves the name free
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        # Only possible without a working lock: another process installed first.
-        if not _is_current(target, expected):
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def ensure_me5_small(cache_dir: str | Path | None = None) -> Path:
     """Return a converted me5-small-q4 HF directory, converting only when needed.
 
@@ -521,9 +461,9 @@ def ensure_me5_small(cache_dir: str | Path | None = None) -> Path:
     ``cache_dir``, else ``$HYBRID_RETRIEVAL_CACHE``, else
     ``~/.cache/hybrid_retrieval``. It is reused while its SOURCE_SHA256 matches
     the installed sources and rebuilt otherwise (e.g. after a package upgrade).
-    Builds happen in a temporary sibling directory under a file lock and are
-    renamed into place, so concurrent jobs convert once and a crash never
-    leaves a half-written model behind.
+    Built by :func:`hybrid_retrieval.files.install_dir` (a temp sibling under a
+    file lock, renamed into place), so concurrent jobs convert once and a crash
+    never leaves a half-written model behind.
     """
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_root()
     target = root / "models" / MODEL_DIRNAME
@@ -532,20 +472,8 @@ def ensure_me5_small(cache_dir: str | Path | None = None) -> Path:
     if _is_current(target, expected):
         return target
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(target.parent / f".{MODEL_DIRNAME}.lock") as locked:
-        if _is_current(target, expected):  # another job finished while we waited
-            return target
-        if locked:
-            _remove_leftovers(target.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{MODEL_DIRNAME}.tmp-", dir=target.parent))
-        try:
-            convert(tmp)
-            (tmp / CHECKSUM_FILE).write_text(expected, encoding="utf-8")  # written last
-            os.chmod(tmp, 0o755)  # mkdtemp makes it private; other jobs/users read it
-            _fsync_tree(tmp)
-            _install(tmp, target, expected)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return target
+    def build(tmp: Path) -> None:
+        convert(tmp)
+        (tmp / CHECKSUM_FILE).write_text(expected, encoding="utf-8")  # written last: marks a finished build
+
+    return install_dir(target, build, is_current=lambda d: _is_current(d, expected))

@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from hybrid_retrieval.files import build_dir_atomically, cache_root
+from hybrid_retrieval.files import cache_root, install_dir
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -45,5 +45,5 @@ def build_tiny_bert(hidden_size: int = 64, num_layers: int = 2, num_heads: int =
     spec = json.dumps({"v": 1, "h": hidden_size, "l": num_layers, "a": num_heads, "s": seed}, sort_keys=True)
     name = "tiny-bert-" + hashlib.sha256(spec.encode()).hexdigest()[:12]
     root = Path(cache_dir) if cache_dir else cache_root() / "models"
-    dest = build_dir_atomically(root / name, lambda tmp: _build(tmp, hidden_size, num_layers, num_heads, seed))
+    dest = install_dir(root / name, lambda tmp: _build(tmp, hidden_size, num_layers, num_heads, seed))
     return str(dest)

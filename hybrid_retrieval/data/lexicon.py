@@ -33,6 +33,7 @@ from filelock import FileLock
 
 from hybrid_retrieval.files import cache_root, write_atomically
 from hybrid_retrieval.data.words import words
+from hybrid_retrieval.data.formats.passages import iter_columns
 
 log = logging.getLogger(__name__)
 PairKey = tuple[str, str]
@@ -62,13 +63,8 @@ class Lexicon:
 def read_muse(lines: Iterable[str], where: str = "lexicon") -> dict[str, str]:
     """``source target`` per line (tab or space); the first translation of a word wins."""
     table: dict[str, str] = {}
-    for n, line in enumerate(lines, 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 2:
-            raise ValueError(f"{where}:{n}: expected 'source target', got {line.strip()!r}")
-        table.setdefault(parts[0].casefold(), parts[1])
+    for _, (source, target) in iter_columns(lines, "source target", where):
+        table.setdefault(source.casefold(), target)
     return table
 
 

@@ -56,6 +56,20 @@ def open_text(path: str | Path, error: type[ValueError] | None = None) -> _Utf8L
     return _Utf8Lines(Path(path), error or JsonlFormatError)
 
 
+def iter_columns(lines: Iterable[str], columns: str, where: str | Path,
+                 error: type[ValueError] = ValueError) -> Iterator[tuple[int, list[str]]]:
+    """The whitespace-separated fields of each non-blank line; a line without exactly the fields of
+    ``columns`` (e.g. ``'<qid> <iter> <docid> <relevance>'``) raises ``error`` naming file and line."""
+    n = len(columns.split())
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != n:
+            raise error(f"{where}:{lineno}: expected {columns!r}, got {line.strip()[:80]!r}")
+        yield lineno, fields
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield ``(line number, object)`` for every non-blank line."""
     with open_text(path) as fh:

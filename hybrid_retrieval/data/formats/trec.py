@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hybrid_retrieval.data.formats.passages import open_text
+from hybrid_retrieval.data.formats.passages import iter_columns, open_text
 
 
 class TrecFormatError(ValueError):
@@ -35,13 +35,7 @@ def read_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """``qid -> {docid: relevance}`` from a TREC qrels file (tab- or space-separated)."""
     qrels: dict[str, dict[str, int]] = {}
     with open_text(path, TrecFormatError) as fh:
-        for lineno, line in enumerate(fh, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 4:
-                raise TrecFormatError(f"{path}:{lineno}: expected '<qid> <iter> <docid> <relevance>', got {line.strip()[:80]!r}")
-            qid, _, docid, rel = fields
+        for lineno, (qid, _, docid, rel) in iter_columns(fh, "<qid> <iter> <docid> <relevance>", path, TrecFormatError):
             try:
                 qrels.setdefault(qid, {})[docid] = int(rel)
             except ValueError:

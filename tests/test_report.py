@@ -191,3 +191,16 @@ def test_cli_heatmap_jobs_and_errors(sweep, tmp_path, capsys):
     assert report_main([str(sweep), "--out", str(out), "--heatmap-jobs", "99", "--wandb", "off"]) == 2
     assert "not jobs of this sweep" in capsys.readouterr().err
     assert report_main([str(tmp_path / "nowhere")]) == 2
+
+
+def test_one_seed_findings_never_call_a_model_comparison_a_recipe_finding(tmp_path):
+    """With one seed the middle ratio can beat both ends between models; the words must not claim the recipe does."""
+    root = tmp_path / "multirun"
+    for num, (ratio, shift, mono) in enumerate(((0.0, 0.0, 0.50), (0.5, 0.2, 0.70), (1.0, 0.0, 0.40))):
+        make_job(root, num, ratio, 1, metrics_for(mono, mono / 2), shift=shift)
+    report = build_report([root], tmp_path / "report", n_resamples=500)
+    text = "\n".join(report.findings)
+    assert "One seed per configuration" in text
+    assert "xquad_r mono mAP: data.cross_ratio=0.5: vs 0 +0.2" in text
+    assert "this one trained model beats the two end models (0 and 1)" in text
+    assert "beats both ends" not in text

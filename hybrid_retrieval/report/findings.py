@@ -89,11 +89,18 @@ def _beats_both_ends(rows: pd.DataFrame, axis: Axis, name: str, sd: float, alpha
                 winners.append(f"{axis.key}={v}: vs {lo} {_effect(a, sd, alpha)}, vs {hi} {_effect(b, sd, alpha)}")
             closest = closest or (v, a, b)
         where = "" if group == "all" else f" ({group})"
-        if winners:
-            parts.append(f"{name}{where}: " + "; ".join(winners) + f" — beats both ends ({lo} and {hi}).")
+        models = (grp["kind"] == "models").any()  # one seed: trained models compared, not recipes
+        if winners and models:
+            parts.append(f"{name}{where}: " + "; ".join(winners) + f" — this one trained model beats the two end "
+                         f"models ({lo} and {hi}) beyond question noise; with one seed that says nothing yet about "
+                         f"the recipes.")
+        elif winners:
+            parts.append(f"{name}{where}: " + "; ".join(winners) + f" — beats both ends ({lo} and {hi}) beyond seed "
+                         f"and question noise.")
         elif closest:
             v, a, b = closest
-            parts.append(f"{name}{where}: no intermediate {axis.key} beats both {lo} and {hi} beyond noise "
+            noise = "question noise (one seed)" if models else "noise"
+            parts.append(f"{name}{where}: no intermediate {axis.key} beats both {lo} and {hi} beyond {noise} "
                          f"(e.g. {v}: vs {lo} {_effect(a, sd, alpha)}, vs {hi} {_effect(b, sd, alpha)}).")
     return " ".join(parts)
 

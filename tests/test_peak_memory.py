@@ -5,7 +5,9 @@ import json
 import os
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.job.memory import peak_rss_gib
+import pytest
+
+from hybrid_retrieval.job.memory import PhasePeaks, peak_rss_gib
 from hybrid_retrieval.job.run_job import run_job
 
 
@@ -36,3 +38,28 @@ def test_job_records_peak_rss(data_root, tmp_path):
     # python + torch + a tiny model: well above 0.1 GiB, and never more than the machine has
     assert 0.1 < peak < total_memory_gib()
     assert peak >= current_rss_gib() - 0.05  # a high-water mark, not a sample taken at some quieter moment
+    phases = {k.rsplit("/", 1)[1]: v for k, v in on_disk.items() if k.startswith("mem/peak_rss_gib/")}
+    assert set(phases) == {"load", "train", "evaluate"}
+    assert peak == pytest.approx(max(phases.values()))
+
+
+def touched(n_bytes: int) -> bytearray:
+    block = bytearray(n_bytes)
+    block[:: 4096] = b"\x01" * len(block[:: 4096])
+    return block
+
+
+def test_each_phase_reports_its_own_peak_not_the_process_high_water_mark():
+    """A sweep runs its jobs in one process: a later job (or phase) must not inherit an earlier one's peak."""
+    peaks = PhasePeaks()
+    if not peaks.resettable:
+        pytest.skip("this OS keeps no resettable high-water mark (/proc/self/clear_refs)")
+    big = touched(768 * 2**20)
+    del big  # gone before the phase ends, as a finished phase's working memory is
+    peaks.close("big")
+    small = touched(64 * 2**20)
+    del small
+    peaks.close("small")
+    got = peaks.metrics()
+    assert got["mem/peak_rss_gib/big"] - got["mem/peak_rss_gib/small"] > 0.5
+    assert got["mem/peak_rss_gib"] == got["mem/peak_rss_gib/big"]

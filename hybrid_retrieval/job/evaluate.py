@@ -58,10 +58,10 @@ def optimized_metric(cfg: DictConfig) -> str | None:
 
 
 def write_metrics(metrics: dict[str, float], cfg: DictConfig, out_dir: Path) -> None:
-    """Add what the job leaves behind (disk, peak memory) and write ``metrics.json`` in one rename."""
+    """Add what the job leaves behind (disk; peak memory unless given) and write ``metrics.json`` in one rename."""
     keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))  # last.ckpt goes after this, unless kept
     metrics["disk/job_mb"] = dir_mb(out_dir, skip=() if keep_ckpt else ("checkpoints",))
-    metrics["mem/peak_rss_gib"] = peak_rss_gib()  # training and evaluation included (memory.py)
+    metrics.setdefault("mem/peak_rss_gib", peak_rss_gib())  # run_job sets it from its phases (memory.py)
     write_atomically(out_dir / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True))
 
 

@@ -15,6 +15,7 @@ from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.job import train_progress
 from hybrid_retrieval.job.checkpointing import JobCheckpoints
 from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_metrics
+from hybrid_retrieval.job.memory import PhasePeaks
 from hybrid_retrieval.job.train import set_up, train
 from hybrid_retrieval.precision import resolve_precision
 from hybrid_retrieval.progress import phase
@@ -36,15 +37,20 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
     checkpoints = JobCheckpoints(cfg, out_dir)
     ckpt_path = checkpoints.resume_path() if steps != 0 else None  # before loading anything: a wrong dir fails fast
     pl.seed_everything(int(cfg.seed), workers=True)
+    memory = PhasePeaks()  # this job's own peaks, also when a sweep runs its jobs in one process
     t0 = time.perf_counter()
     benchmarks = load_benchmarks(cfg)  # loads and checks eval data before any training
     training = set_up(cfg, checkpoints, resuming=bool(ckpt_path))
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
+    memory.close("load")
     if steps != 0:
         metrics.update(train(cfg, training, checkpoints, ckpt_path, out_dir))
+        memory.close("train")
     if training.trainer.is_global_zero:
         with phase("evaluate", every_s=train_progress.every_s(cfg)):  # its heartbeat fills gaps between the pipeline's own progress lines
             metrics.update(evaluate(training.model, benchmarks, cfg, out_dir))
+        memory.close("evaluate")
+        metrics.update(memory.metrics())
         write_metrics(metrics, cfg, out_dir)
         checkpoints.finish()
         report(training.logger, metrics, cfg, out_dir, step=training.trainer.global_step)

@@ -14,6 +14,9 @@ log = logging.getLogger("run")
 def main(cfg: DictConfig) -> float | None:
     """Run one job and record how it ended in ``<job dir>/status.json``.
 
+    A job that already completed in its dir with the same config is skipped (``rerun=true``
+    runs it again), so re-running a sweep's command finishes only what was left.
+
     In a multirun, a job that fails while training or evaluating (NaN loss, out of
     memory) is recorded and returns, so the sweep goes on and exits 0; the report
     lists the job as failed. Bad input that gets past the checks made before the
@@ -31,6 +34,12 @@ def main(cfg: DictConfig) -> float | None:
     from hybrid_retrieval.job.run_job import run_job
 
     out_dir = Path(cfg.paths.output_dir)
+    key = optimized_metric(cfg)
+    digest = job_status.config_digest(cfg)
+    done = None if cfg.get("rerun", False) else job_status.finished_metrics(out_dir, digest)
+    if done is not None:  # a re-run sweep: this job finished with this config; its results stand
+        log.info("job already complete in %s (same config): skipped; rerun=true runs it again", out_dir)
+        return done.get(key) if key else None
     records = rank_zero_only.rank == 0  # extra DDP ranks rerun this job in the same dir; rank 0 speaks for it
     if records:
         job_status.write_status(out_dir, job_status.RUNNING)
@@ -56,9 +65,8 @@ def main(cfg: DictConfig) -> float | None:
                   type(err).__name__, err, out_dir / job_status.STATUS_FILE)
         return None
     if records:
-        job_status.write_status(out_dir, job_status.COMPLETE)
+        job_status.write_status(out_dir, job_status.COMPLETE, config_sha256=digest)
     tracking.finish()  # no-op unless a W&B run is still open; the next job must get its own
-    key = optimized_metric(cfg)
     if key is not None and key not in metrics:
         log.warning("optimized_metric=%s is not among this job's metrics; Hydra gets None", key)
     return metrics.get(key) if key else None

@@ -178,3 +178,26 @@ def test_cli_job_killed_after_a_checkpoint_resumes_with_the_same_metrics(data_ro
     want = json.loads((reference / "metrics.json").read_text())
     assert without_timing(got) == without_timing(want)
     assert got["train/steps"] == CLI_STEPS
+
+    # once more: the finished job is skipped, its results untouched (a re-run sweep finishes only what was left)
+    before = {name: (killed / name).read_bytes() for name in ("metrics.json", "status.json")}
+    finish(start(cli_args(data_root, killed), tmp_path / "third.log"), tmp_path / "third.log")
+    assert "job already complete" in (killed / "run.log").read_text()
+    assert {name: (killed / name).read_bytes() for name in before} == before
+
+
+def test_only_a_job_complete_with_the_same_config_counts_as_finished(data_root, tmp_path):
+    from hybrid_retrieval.job.job_status import COMPLETE, config_digest, finished_metrics, write_status
+
+    cfg = job(data_root, tmp_path)
+    digest = config_digest(cfg)
+    assert config_digest(job(data_root, tmp_path, "rerun=true")) == digest  # asking to rerun is not another config
+    assert config_digest(job(data_root, tmp_path, "seed=7")) != digest
+    (tmp_path / "metrics.json").write_text(json.dumps({"xquad_r/mono/map": 0.5}))
+    write_status(tmp_path, "running")
+    assert finished_metrics(tmp_path, digest) is None  # not complete: run (or resume) it
+    write_status(tmp_path, COMPLETE)
+    assert finished_metrics(tmp_path, digest) is None  # complete, but no record of its config: run it again
+    write_status(tmp_path, COMPLETE, config_sha256=digest)
+    assert finished_metrics(tmp_path, digest) == {"xquad_r/mono/map": 0.5}
+    assert finished_metrics(tmp_path, config_digest(job(data_root, tmp_path, "seed=7"))) is None

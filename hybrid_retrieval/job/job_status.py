@@ -46,6 +46,30 @@ def read_status(job_dir: Path) -> dict[str, Any]:
     return {"status": COMPLETE if (job_dir / "metrics.json").is_file() else "missing"}
 
 
+def config_digest(cfg: Any) -> str:
+    """sha256 of the job's config as composed (interpolations unresolved), ``rerun`` left out."""
+    import hashlib
+
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    plain.pop("rerun", None)
+    return hashlib.sha256(OmegaConf.to_yaml(OmegaConf.create(plain)).encode()).hexdigest()
+
+
+def finished_metrics(job_dir: Path, digest: str) -> dict[str, Any] | None:
+    """The metrics of a job that already completed in ``job_dir`` with this very config, else None.
+
+    A re-run sweep then skips its finished jobs and resumes the one that was cut off.
+    A job finished by a version that did not record its config digest is run again.
+    """
+    job_dir = Path(job_dir)
+    status = _read_json(job_dir / STATUS_FILE) or {}
+    if status.get("status") != COMPLETE or status.get("config_sha256") != digest:
+        return None
+    return _read_json(job_dir / "metrics.json")
+
+
 def is_input_error(err: BaseException) -> bool:
     """Bad config, data or backbone: a mistake to fix, so it is re-raised and the multirun exits non-zero.
 

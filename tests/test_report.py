@@ -204,3 +204,11 @@ def test_one_seed_findings_never_call_a_model_comparison_a_recipe_finding(tmp_pa
     assert "xquad_r mono mAP: data.cross_ratio=0.5: vs 0 +0.2" in text
     assert "this one trained model beats the two end models (0 and 1)" in text
     assert "beats both ends" not in text
+
+
+def test_job_level_metric_keys_are_not_taken_for_benchmarks():
+    from hybrid_retrieval.report.headline import benchmark_names
+
+    columns = ["xquad_r/multi/map", "tydi/mono/ndcg@10/low_resource", "train/batch_share/cross",
+               "data/tydi/questions/sw", "mem/peak_rss_gib/train", "disk/job_mb", "time/eval_tydi_s"]
+    assert benchmark_names(columns) == ["tydi", "xquad_r"]

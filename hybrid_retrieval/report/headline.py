@@ -17,6 +17,9 @@ DEFAULT_LOWER_IS_BETTER = ("rank_distance",)
 PARALLEL_LOADERS = ("lareqa",)
 PARALLEL_NAMES = ("xquad_r", "mlqa_r")
 RECALL = re.compile(r"^multi/recall@(\d+)$")
+# metric prefixes a job writes about itself, not about a benchmark (metrics.json: train/, time/, data/<benchmark>/
+# counts, mem/peak_rss_gib/<phase>, disk/)
+JOB_PREFIXES = frozenset({"train", "time", "data", "mem", "disk"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class BenchmarkSpec:
 def benchmark_names(columns) -> list[str]:
     """Benchmark prefixes of the metric keys (``xquad_r`` in ``xquad_r/multi/map``)."""
     found = {c.split("/", 1)[0] for c in columns if isinstance(c, str) and c.count("/") >= 2}
-    return sorted(found - {"train", "time"})
+    return sorted(found - JOB_PREFIXES)
 
 
 def benchmark_specs(jobs: pd.DataFrame) -> dict[str, BenchmarkSpec]:

@@ -18,7 +18,7 @@ from typing import Iterator, get_type_hints
 from omegaconf import DictConfig, OmegaConf
 
 from hybrid_retrieval.config.schema import CLOSED, SCHEMAS
-from hybrid_retrieval.data.download import ENV_VAR, DataNotFoundError
+from hybrid_retrieval.data.download import ENV_VAR
 from hybrid_retrieval.rules import Valid, show
 
 
@@ -146,8 +146,6 @@ def check_training_corpus(cfg: DictConfig) -> None:
         return
     try:
         check_config(OmegaConf.to_container(node, resolve=True), list(cfg.data.languages))
-    except DataNotFoundError:
-        raise
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -174,7 +172,5 @@ def check_benchmarks(cfg: DictConfig) -> None:
                 module.check_config(name, plain)
             else:
                 Protocol.from_node(name, plain, getattr(module, "SETTINGS", ("mono",)))
-        except DataNotFoundError:
-            raise
         except ValueError as err:
             raise ConfigError(str(err)) from None

@@ -469,8 +469,6 @@ def ensure_me5_small(cache_dir: str | Path | None = None) -> Path:
     target = root / "models" / MODEL_DIRNAME
     q4_path, tok_path = bundled_source_files()
     expected = source_checksum_text(q4_path, tok_path)
-    if _is_current(target, expected):
-        return target
 
     def build(tmp: Path) -> None:
         convert(tmp)

@@ -124,13 +124,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def xquad_texts(languages: list[str], limit: int | None = None) -> tuple[list[str], list[str]]:
-    """XQuAD-R questions and sentences of ``languages`` (the first ``limit`` of each), for timing encoders."""
+    """XQuAD-R questions and sentences of ``languages`` (the first ``limit`` of each per language), for timing encoders."""
     from hybrid_retrieval.data.download import require_file, resolve_root
     from hybrid_retrieval.data.formats.lareqa import read_lareqa
 
     queries, passages = [], []
     for lang in languages:
         data = read_lareqa(require_file(resolve_root(), f"xquad-r/{lang}.json"), lang)
-        queries += [q.text for q in data.questions]
-        passages += data.sentences
-    return (queries[:limit], passages[:limit]) if limit else (queries, passages)
+        queries += [q.text for q in data.questions][:limit]
+        passages += data.sentences[:limit]
+    return queries, passages

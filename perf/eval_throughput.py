@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--precision", default="auto", help="ours: auto (the project default), bf16-mixed or 32-true")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--limit", type=int, default=None, help="at most N questions and N sentences (quick runs)")
+    parser.add_argument("--limit", type=int, default=None, help="the first N questions and N sentences of each language (quick runs)")
     parser.add_argument("--peer-bf16", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--no-full-eval", action="store_true")
     parser.add_argument("--st-bf16", action="store_true", help=argparse.SUPPRESS)
@@ -127,7 +127,7 @@ def main() -> None:
     print(f"peer: {note}")
     peer = {name: run_isolated(__file__, "st", common + extra) for name, extra in configs.items()}
     ours = run_isolated(__file__, "ours", common)
-    subset = f"first {args.limit} questions + first {args.limit} sentences of" if args.limit else "questions + sentences,"
+    subset = f"first {args.limit} questions + first {args.limit} sentences of each of" if args.limit else "questions + sentences,"
     print(f"texts: {ours['texts']} XQuAD-R {subset} ({' '.join(args.languages)}), max length "
           f"{args.max_length}, device {args.device}")
     for name, r in peer.items():

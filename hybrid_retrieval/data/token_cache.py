@@ -38,6 +38,11 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory of the ids themselves (not of the text index)."""
+        return int(self._flat.nbytes + self._offsets.nbytes)
+
     def get(self, text: str) -> np.ndarray | None:
         i = self._index.get(text)
         return None if i is None else self._flat[self._offsets[i]: self._offsets[i + 1]]

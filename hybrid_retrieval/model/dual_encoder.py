@@ -114,17 +114,21 @@ class DualEncoder(pl.LightningModule):
         if self.hparams.compile and stage == "fit":  # in place, so state_dict keys stay those of the backbone
             self.encoder.compile(dynamic=True)
 
-    def configure_optimizers(self):
+    def make_optimizer(self) -> AdamWSparseRows:
         """AdamW; no weight decay on biases, LayerNorm and embedding tables (which makes sparse rows exact)."""
-        from transformers import get_linear_schedule_with_warmup
-
         decay, no_decay = [], []
         for name, param in self.named_parameters():
             if param.requires_grad:
                 (no_decay if param.ndim < 2 or "embeddings" in name else decay).append(param)
-        optimizer = AdamWSparseRows(
+        return AdamWSparseRows(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=self.hparams.lr, fused=self.hparams.fused_adamw)
+
+    def configure_optimizers(self):
+        """:meth:`make_optimizer` with a linear decay over the run's steps."""
+        from transformers import get_linear_schedule_with_warmup
+
+        optimizer = self.make_optimizer()
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = get_linear_schedule_with_warmup(optimizer, self.hparams.warmup_steps, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -76,6 +76,7 @@ def main() -> None:
     from hybrid_retrieval.model.dual_encoder import DualEncoder
     from hybrid_retrieval.model.me5_bundled import ensure_me5_small
 
+    rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_on("cpu", args.precision)
     model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout)
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
@@ -103,6 +104,7 @@ def main() -> None:
         batches.append(batch)
         step(batch)  # warm-up: optimizer state exists, allocator pools are filled
     largest = max(batches, key=lambda b: b["query"]["input_ids"].numel() + b["passage"]["input_ids"].numel())
+    _release_free_heap()  # so that "resident before" counts live memory, not pages glibc keeps for reuse
     rss_before = _rss_gib()
     reset_peak()
     saved = SavedActivations()
@@ -124,14 +126,26 @@ def main() -> None:
           f"{args.precision} -> {precision}, dropout {'backbone default' if args.dropout is None else args.dropout}; "
           f"largest of {len(batches)} batches: queries {tuple(q)}, passages {tuple(p)}")
     for name, nbytes in parts.items():
-        print(f"  {name:<36} {nbytes / GIB:6.2f} GiB")
+        print(f"  {name:<36} {nbytes / GIB:7.3f} GiB")
     held = sum(parts.values())
-    print(f"  {'sum':<36} {held / GIB:6.2f} GiB")
-    print(f"resident before the step {rss_before:.2f} GiB (runtime, libraries, model, optimizer state, tokens); "
-          f"step peak {peak:.2f} GiB")
+    print(f"  {'sum':<36} {held / GIB:7.3f} GiB")
+    print(f"  {'runtime (Python, torch, transformers)':<36} {rss_runtime:7.3f} GiB  resident before the model")
+    print(f"  {'sum + runtime':<36} {held / GIB + rss_runtime:7.3f} GiB")
+    print(f"resident before the step {rss_before:.2f} GiB (free heap released: runtime, model, optimizer state, "
+          f"tokens, data); step peak {peak:.2f} GiB")
     print(f"peak - resident before = {peak - rss_before:.2f} GiB; activations + gradients = "
           f"{(saved.nbytes + grad_bytes(params)) / GIB:.2f} GiB")
     print(f"peak_rss_gib={peak:.3f} activations_gib={saved.nbytes / GIB:.3f}")
+
+
+def _release_free_heap() -> None:
+    """glibc keeps freed pages resident for reuse; give them back so RSS measures live memory."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: RSS then includes the allocator's free pages
+        pass
 
 
 def _rss_gib() -> float:

@@ -14,6 +14,7 @@ from hybrid_retrieval.eval.encode import TextEncoder
 from hybrid_retrieval.model.backbones import load_backbone
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
+from hybrid_retrieval.model.fast_dropout import use_fast_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
 from hybrid_retrieval.model.loss import InfoNCELoss
 from hybrid_retrieval.model.optim import AdamWSparseRows
@@ -34,7 +35,8 @@ class DualEncoder(pl.LightningModule):
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 trace_batches: bool = False, compile: bool = False, dropout: float | None = None):
+                 trace_batches: bool = False, compile: bool = False, dropout: float | None = None,
+                 fast_dropout: bool = False):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -45,6 +47,8 @@ class DualEncoder(pl.LightningModule):
         if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
         set_dropout(self.encoder, dropout)  # opt-in (model.dropout): a different model, not a speed-up of the same one
+        if fast_dropout:  # opt-in (model.fast_dropout): the same model up to the random stream (model/fast_dropout.py)
+            use_fast_dropout(self.encoder)
         # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
         self.text_format = TextFormat(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
         self.pool = get_pooler(pooling)

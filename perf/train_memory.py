@@ -11,7 +11,7 @@ steps; the step with the most tokens is then accounted for:
 - the step's resident peak (``VmHWM`` reset before the step) against the
   resident set before it, whose difference the step's own allocations explain.
 
-    python perf/train_memory.py [--batch-size 32] [--steps 6] [--precision auto] [--dropout P]
+    python perf/train_memory.py [--batch-size 32] [--steps 6] [--precision auto] [--dropout P] [--fast-dropout]
 """
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps; the one with the most tokens is kept")
     parser.add_argument("--precision", default="auto", help="auto (the project default), bf16-mixed or 32-true")
     parser.add_argument("--dropout", type=float, default=None, help="model.dropout (opt-in lever)")
+    parser.add_argument("--fast-dropout", action="store_true", help="model.fast_dropout=true (opt-in lever)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -78,7 +79,7 @@ def main() -> None:
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_on("cpu", args.precision)
-    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout)
+    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, fast_dropout=args.fast_dropout)
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()
@@ -123,7 +124,8 @@ def main() -> None:
     q, p = largest["query"]["input_ids"].shape, largest["passage"]["input_ids"].shape
     print(cpu_line())
     print(f"setup: bundled multilingual-e5-small, MLQA-R default batches of {args.batch_size} pairs, precision "
-          f"{args.precision} -> {precision}, dropout {'backbone default' if args.dropout is None else args.dropout}; "
+          f"{args.precision} -> {precision}, dropout {'backbone default' if args.dropout is None else args.dropout}"
+          f"{' (fast_dropout)' if args.fast_dropout else ''}; "
           f"largest of {len(batches)} batches: queries {tuple(q)}, passages {tuple(p)}")
     for name, nbytes in parts.items():
         print(f"  {name:<36} {nbytes / GIB:7.3f} GiB")

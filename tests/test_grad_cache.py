@@ -70,8 +70,15 @@ def test_grad_cache_equals_plain_loss_with_masking_and_hard_negatives(model, chu
     assert_same_grads(cached, plain)
 
 
-def test_grad_cache_replays_dropout(model):
+@pytest.fixture(scope="module")
+def fast_dropout_model() -> DualEncoder:
+    return DualEncoder(build_tiny_bert(), sparse_embeddings=False, fast_dropout=True)
+
+
+@pytest.mark.parametrize("masks", ["torch", "fast_dropout"])  # NumPy masks seeded from torch's generator replay too
+def test_grad_cache_replays_dropout(model, fast_dropout_model, masks):
     """With dropout on, the recomputed chunks must use the masks the loss saw in the no-grad pass."""
+    model = fast_dropout_model if masks == "fast_dropout" else model
     batch = model.make_collator()(rows(4, negatives=1))
     model.train()
     torch.manual_seed(7)

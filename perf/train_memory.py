@@ -73,7 +73,7 @@ def main() -> None:
 
     from hybrid_retrieval.data.corpus import ParallelCorpus
     from hybrid_retrieval.data.datamodule import HybridDataModule
-    from hybrid_retrieval.job.memory import peak_rss_gib, reset_peak
+    from hybrid_retrieval.job.memory import peak_rss_gib, release_free_heap, reset_peak
     from hybrid_retrieval.model.dual_encoder import DualEncoder
     from hybrid_retrieval.model.me5_bundled import ensure_me5_small
 
@@ -105,7 +105,7 @@ def main() -> None:
         batches.append(batch)
         step(batch)  # warm-up: optimizer state exists, allocator pools are filled
     largest = max(batches, key=lambda b: b["query"]["input_ids"].numel() + b["passage"]["input_ids"].numel())
-    _release_free_heap()  # so that "resident before" counts live memory, not pages glibc keeps for reuse
+    release_free_heap()  # so that "resident before" counts live memory, not pages glibc keeps for reuse
     rss_before = _rss_gib()
     reset_peak()
     saved = SavedActivations()
@@ -138,16 +138,6 @@ def main() -> None:
     print(f"peak - resident before = {peak - rss_before:.2f} GiB; activations + gradients = "
           f"{(saved.nbytes + grad_bytes(params)) / GIB:.2f} GiB")
     print(f"peak_rss_gib={peak:.3f} activations_gib={saved.nbytes / GIB:.3f}")
-
-
-def _release_free_heap() -> None:
-    """glibc keeps freed pages resident for reuse; give them back so RSS measures live memory."""
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: RSS then includes the allocator's free pages
-        pass
 
 
 def _rss_gib() -> float:

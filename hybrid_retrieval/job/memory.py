@@ -8,6 +8,7 @@ process's peak so far, which later jobs of one process inherit.
 """
 from __future__ import annotations
 
+import ctypes
 import re
 import resource
 import sys
@@ -34,6 +35,15 @@ def reset_peak() -> bool:
         return False
 
 
+def release_free_heap() -> bool:
+    """Hand back the pages glibc keeps for reuse after large frees (GiBs after training), so resident memory,
+    and the next phase's peak, count live memory; False where the C library has no ``malloc_trim``."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 class PhasePeaks:
     """``mem/peak_rss_gib/<phase>`` for each phase closed with :meth:`close`, and the job's peak over them."""
 
@@ -43,6 +53,7 @@ class PhasePeaks:
 
     def close(self, name: str) -> None:
         self.peaks[name] = peak_rss_gib()
+        release_free_heap()  # the phase's freed working memory must not count towards the next phase's peak
         if self.resettable:
             reset_peak()
 

@@ -81,4 +81,12 @@ def train(cfg: DictConfig, training: Training, checkpoints: JobCheckpoints, ckpt
         metrics["train/final_loss"] = checkpoints.record.final_loss
     if cfg.get("save_encoder") and trainer.is_global_zero:
         model.save_encoder(out_dir / "encoder")
+    release_optimizer_state(trainer, model)
     return metrics
+
+
+def release_optimizer_state(trainer: pl.Trainer, model) -> None:
+    """AdamW's moments (twice the weights) and the last gradients: in last.ckpt now, and evaluation needs neither."""
+    for optimizer in trainer.optimizers:
+        optimizer.state.clear()
+    model.zero_grad(set_to_none=True)

@@ -23,6 +23,8 @@ def test_peer_runs_bf16_exactly_where_it_is_native_or_asked(monkeypatch, module,
     assert any("bf16" in name for name in configs) == has_bf16
     assert len(configs) >= 2 or module is train_throughput  # encoding: a second, faster configuration always runs
     assert ("not native" in note) != native
+    if module is eval_throughput and has_bf16:  # the bf16 peer runs at its own default batch as well as at ours
+        assert {"bf16 model, batch 32", "bf16 model, batch 128"} <= set(configs)
 
 
 def test_fastest_is_the_measured_maximum():

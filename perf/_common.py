@@ -116,6 +116,29 @@ def run_isolated(script: str, mode: str, args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def run_rounds(script: str, contenders: dict[str, tuple[str, list[str]]], rounds: int, key: str) -> dict[str, dict]:
+    """Each contender ``rounds`` times, interleaved (round r starts r places further on), so a machine whose
+    speed drifts over minutes (a shared VM: +-15% seen) slows every contender alike; per contender the
+    run with the median ``key`` (the lower middle for an even count), with every measured value in ``values``."""
+    names = list(contenders)
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            mode, args = contenders[name]
+            runs[name].append(run_isolated(script, mode, args))
+    out = {}
+    for name, results in runs.items():
+        ordered = sorted(results, key=lambda res: res[key])
+        out[name] = {**ordered[(len(ordered) - 1) // 2], "values": [res[key] for res in results]}
+    return out
+
+
+def spread(result: dict) -> str:
+    """`` (rounds: a, b, c)`` when a contender ran more than once, else nothing."""
+    values = result.get("values", [])
+    return f"  (median of {len(values)}: {', '.join(f'{v:.1f}' for v in values)})" if len(values) > 1 else ""
+
+
 def emit(result: dict) -> None:
     print(json.dumps(result))
 

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
-                     resolve_on, run_isolated)
+                     resolve_on, run_isolated, run_rounds, spread)
 
 
 def load_model(args):
@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--no-full-eval", action="store_true")
     parser.add_argument("--st-bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--st-batch-size", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every contender this many times, interleaved, and quote medians (drifting machines)")
     parser.add_argument("--mode", choices=["ours", "st", "eval", "all"], default="all")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -126,17 +128,21 @@ def main() -> None:
     print(gpu_line() or f"machine: {machine()}")
     configs, note = peer_configs(args)
     print(f"peer: {note}")
-    peer = {name: run_isolated(__file__, "st", common + extra) for name, extra in configs.items()}
-    ours = run_isolated(__file__, "ours", common)
+    contenders = {f"st {name}": ("st", common + extra) for name, extra in configs.items()}
+    contenders["ours"] = ("ours", common)
+    results = run_rounds(__file__, contenders, args.rounds, "texts_per_s")
+    peer, ours = {name: results[f"st {name}"] for name in configs}, results["ours"]
     subset = f"first {args.limit} questions + first {args.limit} sentences of each of" if args.limit else "questions + sentences,"
     print(f"texts: {ours['texts']} XQuAD-R {subset} ({' '.join(args.languages)}), max length "
           f"{args.max_length}, device {args.device}")
     for name, r in peer.items():
-        print(f"SentenceTransformer.encode ({name}): {r['texts_per_s']:.1f} texts/s  peak RSS {r['peak_rss_gib']:.2f} GiB")
+        print(f"SentenceTransformer.encode ({name}): {r['texts_per_s']:.1f} texts/s  peak RSS {r['peak_rss_gib']:.2f} GiB"
+              f"{spread(r)}")
     best_name, best = fastest(peer, "texts_per_s")
     print(f"peer at its best here: SentenceTransformer.encode ({best_name}, {best['texts_per_s']:.1f} texts/s)")
     print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_on(args.device, args.precision)}, "
-          f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB")
+          f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB"
+          f"{spread(ours)}")
     if not args.no_full_eval:
         full = run_isolated(__file__, "eval", common)
         phases = full["phases"]

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops, native_bf16_on,  # noqa: E402
-                     peak_rss_gib, resolve_on, run_isolated, xquad_pairs)
+                     peak_rss_gib, resolve_on, run_rounds, spread, xquad_pairs)
 
 
 def non_embedding_params(model) -> int:
@@ -146,6 +146,8 @@ def main() -> None:
     parser.add_argument("--peer-bf16", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--peak-n", type=int, default=2048, help="matrix size of the peak measurement")
     parser.add_argument("--st-bf16", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every contender this many times, interleaved, and quote medians (drifting machines)")
     parser.add_argument("--mode", choices=["ours", "st", "all"], default="all")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
@@ -162,24 +164,31 @@ def main() -> None:
           f"{args.max_length}, {args.steps} timed steps after {args.warmup} warm-up, device {args.device}")
     configs, note = peer_configs(args)
     print(f"peer: {note}")
-    peer = {name: run_isolated(__file__, "st", common + extra) for name, extra in configs.items()}
-    ours = run_isolated(__file__, "ours", common + (["--compile"] if args.compile else []))
+    contenders = {f"st {name}": ("st", common + extra) for name, extra in configs.items()}
+    contenders["ours"] = ("ours", common + (["--compile"] if args.compile else []))
+    if args.dropout is not None:
+        contenders["dropout"] = ("ours", common + [f"--dropout={args.dropout}"])
+    if args.fast_dropout:
+        contenders["fast_dropout"] = ("ours", common + ["--fast-dropout"])
+    results = run_rounds(__file__, contenders, args.rounds, "pairs_per_s")
+    peer = {name: results[f"st {name}"] for name in configs}
+    ours = results["ours"]
     for name, r in peer.items():
         print(f"sentence-transformers {name}, MNRL: {r['pairs_per_s']:.2f} pairs/s  {r['s_per_step']:.2f} s/step  "
-              f"peak RSS {r['peak_rss_gib']:.2f} GiB")
+              f"peak RSS {r['peak_rss_gib']:.2f} GiB{spread(r)}")
     best_name, best = fastest(peer, "pairs_per_s")
     print(f"peer at its best here: sentence-transformers {best_name} ({best['pairs_per_s']:.2f} pairs/s)")
     print(f"hybrid-retrieval (precision {args.precision} -> {ours_precision}): {ours['pairs_per_s']:.2f} pairs/s  "
-          f"{ours['s_per_step']:.2f} s/step  peak RSS {ours['peak_rss_gib']:.2f} GiB")
+          f"{ours['s_per_step']:.2f} s/step  peak RSS {ours['peak_rss_gib']:.2f} GiB{spread(ours)}")
     if args.dropout is not None:
-        lever = run_isolated(__file__, "ours", common + [f"--dropout={args.dropout}"])
+        lever = results["dropout"]
         print(f"hybrid-retrieval model.dropout={args.dropout} (opt-in; a different model): {lever['pairs_per_s']:.2f} "
               f"pairs/s  {ours['pairs_per_s'] and lever['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default")
     if args.fast_dropout:
-        fast = run_isolated(__file__, "ours", common + ["--fast-dropout"])
+        fast = results["fast_dropout"]
         print(f"hybrid-retrieval model.fast_dropout=true (opt-in; same rates, another random stream): "
               f"{fast['pairs_per_s']:.2f} pairs/s  {fast['s_per_step']:.2f} s/step  peak RSS "
-              f"{fast['peak_rss_gib']:.2f} GiB  {fast['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default")
+              f"{fast['peak_rss_gib']:.2f} GiB  {fast['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default{spread(fast)}")
     import torch
 
     dtype = torch.bfloat16 if ours_precision.startswith("bf16") else torch.float32

@@ -45,3 +45,19 @@ def test_cpu_line_names_model_and_bf16_features():
     assert info["model"] in line
     assert ("AMX yes" in line) == ("amx_bf16" in info["flags"])
     assert ("AVX-512 BF16 yes" in line) == ("avx512_bf16" in info["flags"])
+
+
+def test_rounds_interleave_contenders_and_quote_each_ones_median(monkeypatch):
+    calls, speeds = [], {"a": iter([5.0, 9.0, 7.0]), "b": iter([1.0, 3.0, 2.0]), "c": iter([4.0, 4.0, 6.0])}
+
+    def fake_run(script, mode, args):
+        calls.append(mode)
+        return {"x": next(speeds[mode]), "mode": mode}
+
+    monkeypatch.setattr(_common, "run_isolated", fake_run)
+    out = _common.run_rounds("s.py", {name: (name, []) for name in "abc"}, rounds=3, key="x")
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # each round starts one place further on
+    assert {name: r["x"] for name, r in out.items()} == {"a": 7.0, "b": 2.0, "c": 4.0}
+    assert out["a"]["values"] == [5.0, 9.0, 7.0] and "median of 3" in _common.spread(out["a"])
+    speeds["a"] = iter([8.0])
+    assert _common.spread(_common.run_rounds("s.py", {"a": ("a", [])}, rounds=1, key="x")["a"]) == ""

@@ -134,7 +134,7 @@ def run_rounds(script: str, contenders: dict[str, tuple[str, list[str]]], rounds
 
 
 def spread(result: dict) -> str:
-    """`` (rounds: a, b, c)`` when a contender ran more than once, else nothing."""
+    """``  (median of N: a, b, c)`` when a contender ran more than once, else nothing."""
     values = result.get("values", [])
     return f"  (median of {len(values)}: {', '.join(f'{v:.1f}' for v in values)})" if len(values) > 1 else ""
 

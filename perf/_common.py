@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -116,7 +117,7 @@ def run_isolated(script: str, mode: str, args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_rounds(script: str, contenders: dict[str, tuple[str, list[str]]], rounds: int, key: str) -> dict[str, dict]:
+def run_rounds(script: str, contenders: dict[Any, tuple[str, list[str]]], rounds: int, key: str) -> dict[Any, dict]:
     """Each contender ``rounds`` times, interleaved (round r starts r places further on), so a machine whose
     speed drifts over minutes (a shared VM: +-15% seen) slows every contender alike; per contender the
     run with the median ``key`` (the lower middle for an even count), with every measured value in ``values``."""
@@ -131,6 +132,16 @@ def run_rounds(script: str, contenders: dict[str, tuple[str, list[str]]], rounds
         ordered = sorted(results, key=lambda res: res[key])
         out[name] = {**ordered[(len(ordered) - 1) // 2], "values": [res[key] for res in results]}
     return out
+
+
+def run_against_peer(script: str, peer: dict[str, list[str]], ours: dict[str, list[str]], rounds: int,
+                     key: str) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The peer's configurations (``--mode st``) and ours (``--mode ours``), interleaved by :func:`run_rounds`;
+    each side's results by its own names."""
+    contenders = {("st", name): ("st", args) for name, args in peer.items()}
+    contenders.update({("ours", name): ("ours", args) for name, args in ours.items()})
+    results = run_rounds(script, contenders, rounds, key)
+    return ({name: results["st", name] for name in peer}, {name: results["ours", name] for name in ours})
 
 
 def spread(result: dict) -> str:

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
-                     resolve_on, run_isolated, run_rounds, spread)
+                     resolve_on, run_against_peer, run_isolated, spread)
 
 
 def load_model(args):
@@ -128,10 +128,9 @@ def main() -> None:
     print(gpu_line() or f"machine: {machine()}")
     configs, note = peer_configs(args)
     print(f"peer: {note}")
-    contenders = {f"st {name}": ("st", common + extra) for name, extra in configs.items()}
-    contenders["ours"] = ("ours", common)
-    results = run_rounds(__file__, contenders, args.rounds, "texts_per_s")
-    peer, ours = {name: results[f"st {name}"] for name in configs}, results["ours"]
+    peer, results = run_against_peer(__file__, {name: common + extra for name, extra in configs.items()},
+                                     {"default": common}, args.rounds, "texts_per_s")
+    ours = results["default"]
     subset = f"first {args.limit} questions + first {args.limit} sentences of each of" if args.limit else "questions + sentences,"
     print(f"texts: {ours['texts']} XQuAD-R {subset} ({' '.join(args.languages)}), max length "
           f"{args.max_length}, device {args.device}")

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops, native_bf16_on,  # noqa: E402
-                     peak_rss_gib, resolve_on, run_rounds, spread, xquad_pairs)
+                     peak_rss_gib, resolve_on, run_against_peer, spread, xquad_pairs)
 
 
 def non_embedding_params(model) -> int:
@@ -164,15 +164,14 @@ def main() -> None:
           f"{args.max_length}, {args.steps} timed steps after {args.warmup} warm-up, device {args.device}")
     configs, note = peer_configs(args)
     print(f"peer: {note}")
-    contenders = {f"st {name}": ("st", common + extra) for name, extra in configs.items()}
-    contenders["ours"] = ("ours", common + (["--compile"] if args.compile else []))
+    mine = {"default": common + (["--compile"] if args.compile else [])}
     if args.dropout is not None:
-        contenders["dropout"] = ("ours", common + [f"--dropout={args.dropout}"])
+        mine["dropout"] = common + [f"--dropout={args.dropout}"]
     if args.fast_dropout:
-        contenders["fast_dropout"] = ("ours", common + ["--fast-dropout"])
-    results = run_rounds(__file__, contenders, args.rounds, "pairs_per_s")
-    peer = {name: results[f"st {name}"] for name in configs}
-    ours = results["ours"]
+        mine["fast_dropout"] = common + ["--fast-dropout"]
+    peer, results = run_against_peer(__file__, {name: common + extra for name, extra in configs.items()}, mine,
+                                     args.rounds, "pairs_per_s")
+    ours = results["default"]
     for name, r in peer.items():
         print(f"sentence-transformers {name}, MNRL: {r['pairs_per_s']:.2f} pairs/s  {r['s_per_step']:.2f} s/step  "
               f"peak RSS {r['peak_rss_gib']:.2f} GiB{spread(r)}")
@@ -183,7 +182,7 @@ def main() -> None:
     if args.dropout is not None:
         lever = results["dropout"]
         print(f"hybrid-retrieval model.dropout={args.dropout} (opt-in; a different model): {lever['pairs_per_s']:.2f} "
-              f"pairs/s  {ours['pairs_per_s'] and lever['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default")
+              f"pairs/s  {ours['pairs_per_s'] and lever['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default{spread(lever)}")
     if args.fast_dropout:
         fast = results["fast_dropout"]
         print(f"hybrid-retrieval model.fast_dropout=true (opt-in; same rates, another random stream): "

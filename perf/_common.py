@@ -109,12 +109,25 @@ def machine() -> str:
             f"{torch.get_num_threads()} threads")
 
 
-def run_isolated(script: str, mode: str, args: list[str]) -> dict:
-    """Run one contender in its own process so its peak memory and warm caches are its own."""
-    proc = subprocess.run([sys.executable, script, "--mode", mode, *args], capture_output=True, text=True)
+def start_isolated(script: str, mode: str, args: list[str], threads: int | None = None) -> subprocess.Popen:
+    """Start one contender in its own process (its peak memory and warm caches its own), optionally with
+    ``threads`` intra-op threads (OMP_NUM_THREADS, read by torch at start)."""
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    return subprocess.Popen([sys.executable, script, "--mode", mode, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def result_of(proc: subprocess.Popen, what: str) -> dict:
+    """The JSON line a contender started by :func:`start_isolated` printed last."""
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise RuntimeError(f"{mode} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed:\n{err[-4000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_isolated(script: str, mode: str, args: list[str]) -> dict:
+    """Run one contender in its own process and wait for its result."""
+    return result_of(start_isolated(script, mode, args), mode)
 
 
 def run_rounds(script: str, contenders: dict[Any, tuple[str, list[str]]], rounds: int, key: str) -> dict[Any, dict]:

@@ -35,7 +35,8 @@ def non_embedding_params(model) -> int:
 
 
 def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, int]:
-    timed = stamps[warmup - 1:] if warmup > 0 else stamps
+    """Seconds and steps after the warm-up: the clock reads at each step's end, so warm-up step `warmup` starts it."""
+    timed = stamps[warmup - 1:]
     return timed[-1] - timed[0], len(timed) - 1
 
 
@@ -150,6 +151,8 @@ def main() -> None:
                         help="run every contender this many times, interleaved, and quote medians (drifting machines)")
     parser.add_argument("--mode", choices=["ours", "st", "all"], default="all")
     args = parser.parse_args()
+    if args.warmup < 1 or args.steps < 1:
+        parser.error("--warmup and --steps must be at least 1: the clock starts at the end of the last warm-up step")
     logging.disable(logging.WARNING)
     if args.mode == "ours":
         return emit(run_ours(args))

@@ -61,3 +61,34 @@ def test_rounds_interleave_contenders_and_quote_each_ones_median(monkeypatch):
     assert out["a"]["values"] == [5.0, 9.0, 7.0] and "median of 3" in _common.spread(out["a"])
     speeds["a"] = iter([8.0])
     assert _common.spread(_common.run_rounds("s.py", {"a": ("a", [])}, rounds=1, key="x")["a"]) == ""
+
+
+def test_copies_started_together_get_their_thread_share_and_their_rates_add_up(tmp_path):
+    import concurrency
+
+    fake = tmp_path / "fake_bench.py"  # a stand-in benchmark: reports its thread setting as its rate
+    fake.write_text("import json, os, sys, time\n"
+                    "assert sys.argv[1:3] == ['--mode', 'ours']\n"
+                    "time.sleep(1.0)\n"
+                    "print(json.dumps({'rate': float(os.environ['OMP_NUM_THREADS']), 'peak_rss_gib': 0.1, "
+                    "'pid': os.getpid(), 'end': time.time(), 'start_arg': sys.argv[3:]}))\n")
+    total, results = concurrency.aggregate_rate(fake, "rate", ["--x=1"], jobs=3, threads=2)
+    assert total == 6.0 and [r["rate"] for r in results] == [2.0, 2.0, 2.0]
+    assert len({r["pid"] for r in results}) == 3 and all(r["start_arg"] == ["--x=1"] for r in results)
+    assert max(r["end"] for r in results) - min(r["end"] for r in results) < 0.9  # ran at the same time, not in turn
+
+
+def test_a_failing_copy_is_reported_with_its_error(tmp_path):
+    import concurrency
+
+    fake = tmp_path / "broken.py"
+    fake.write_text("import sys; sys.exit('no data root here')\n")
+    with pytest.raises(RuntimeError, match="(?s)copy 1 of 2 failed:.*no data root here"):
+        concurrency.aggregate_rate(fake, "rate", [], jobs=2, threads=1)
+
+
+def test_train_benchmark_refuses_a_warmup_its_clock_cannot_time(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["train_throughput.py", "--warmup", "0"])
+    with pytest.raises(SystemExit):
+        train_throughput.main()
+    assert "--warmup and --steps must be at least 1" in capsys.readouterr().err

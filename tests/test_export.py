@@ -41,3 +41,17 @@ def test_saved_encoder_loads_with_automodel(tmp_path):
     AutoTokenizer.from_pretrained(out)
     for a, b in zip(model.encoder.state_dict().values(), reloaded.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_evaluation_batch_size_changes_embeddings_only_by_fp32_rounding():
+    """eval.batch_size is a speed knob (32 by default, fastest on CPU): length-sorted batches of any size
+    pad differently but mask the padding, so the embeddings agree to fp32 rounding."""
+    from conftest import compose_config
+
+    model = DualEncoder(build_tiny_bert())
+    texts = [t * k for k in (1, 3, 7) for t in TEXTS]  # lengths spread across batches
+    by_size = {size: model.text_encoder(batch_size=size, precision="32").encode(texts, "passage") for size in (1, 4, 32)}
+    assert model.text_encoder().batch_size == 32
+    for size in (4, 32):
+        np.testing.assert_allclose(by_size[size], by_size[1], atol=1e-6)
+    assert compose_config([]).eval.batch_size == 32

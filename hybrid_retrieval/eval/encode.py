@@ -20,7 +20,7 @@ class TextEncoder:
 
     def __init__(self, model: torch.nn.Module, tokenizer, pool: Callable, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
-                 batch_size: int = 128, precision: str = "32", show_progress: bool = True):
+                 batch_size: int = 32, precision: str = "32", show_progress: bool = True):
         self.model, self.tokenizer, self.pool = model, tokenizer, pool
         self.prefix = {"query": query_prefix, "passage": passage_prefix}
         self.max_length = {"query": max_query_length, "passage": max_passage_length}

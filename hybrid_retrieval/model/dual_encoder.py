@@ -62,7 +62,7 @@ class DualEncoder(pl.LightningModule):
     def make_collator(self) -> PairCollator:
         return self.text_format.collator(self.tokenizer)
 
-    def text_encoder(self, batch_size: int = 128, precision: str = "32") -> TextEncoder:
+    def text_encoder(self, batch_size: int = 32, precision: str = "32") -> TextEncoder:
         """This model as the evaluation encoder (length-sorted batches, inference mode)."""
         return self.text_format.encoder(self.encoder, self.tokenizer, self.pool, batch_size, precision)
 

@@ -27,7 +27,7 @@ class TextFormat:
         return PairCollator(tokenizer, self.query_prefix, self.passage_prefix, self.max_query_length,
                             self.max_passage_length)
 
-    def encoder(self, backbone: Any, tokenizer: Any, pool: Any, batch_size: int = 128, precision: str = "32"):
+    def encoder(self, backbone: Any, tokenizer: Any, pool: Any, batch_size: int = 32, precision: str = "32"):
         """The evaluation encoder (length-sorted batches, inference mode)."""
         from hybrid_retrieval.eval.encode import TextEncoder
 

@@ -41,6 +41,23 @@ def matmul_peak_gflops(dtype: torch.dtype = torch.bfloat16, device: str = "cpu",
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def non_embedding_params(model) -> int:
+    """The parameters a token's matrix products touch: 2 FLOPs each forward (6 with backward), the MFU convention."""
+    return sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n and "pooler" not in n)
+
+
+def count_tokens(backbone: torch.nn.Module) -> dict[str, int]:
+    """Live counts of the tokens each forward of ``backbone`` computes on ("padded") and of those that are text ("real")."""
+    tokens = {"padded": 0, "real": 0}
+
+    def count(_module, _args, kwargs):
+        tokens["padded"] += int(kwargs["input_ids"].numel())
+        tokens["real"] += int(kwargs["attention_mask"].sum())
+
+    backbone.register_forward_pre_hook(count, with_kwargs=True)
+    return tokens
+
+
 def _sync(device: str) -> None:
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()

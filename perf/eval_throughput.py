@@ -19,9 +19,11 @@ import os
 import sys
 import time
 
+import torch
+
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, native_bf16_on, peak_rss_gib,  # noqa: E402
-                     resolve_on, run_against_peer, run_isolated, spread)
+from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, matmul_peak_gflops,  # noqa: E402
+                     count_tokens, native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated, spread)
 
 
 def load_model(args):
@@ -40,14 +42,18 @@ def _sync(device: str) -> None:
 
 def run_ours(args) -> dict:
     queries, passages = texts(args.languages, args.limit)
-    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
+    model = load_model(args)
+    encoder = model.text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
     encoder.show_progress = False
+    tokens = count_tokens(model.encoder)
     t0 = time.perf_counter()
     encoder.encode(queries, "query")
     encoder.encode(passages, "passage")
     _sync(args.device)
     seconds = time.perf_counter() - t0
+    flops = 2 * non_embedding_params(model.encoder) * tokens["padded"]
     return {"texts_per_s": (len(queries) + len(passages)) / seconds, "texts": len(queries) + len(passages),
+            "gflops": flops / seconds / 1e9, "padding": 1 - tokens["real"] / tokens["padded"],
             "peak_rss_gib": peak_rss_gib()}
 
 
@@ -148,6 +154,11 @@ def main() -> None:
     print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_on(args.device, args.precision)}, "
           f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB"
           f"{spread(ours)}")
+    dtype = torch.bfloat16 if resolve_on(args.device, args.precision).startswith("bf16") else torch.float32
+    peak = matmul_peak_gflops(dtype, args.device)
+    print(f"{'bf16' if dtype == torch.bfloat16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours "
+          f"achieved {ours['gflops']:.0f} GFLOP/s (2 x non-embedding parameters x tokens fed, of which "
+          f"{ours['padding']:.1%} padding): MFU {ours['gflops'] / peak:.1%}")
     if not args.no_full_eval:
         full = run_isolated(__file__, "eval", common)
         phases = full["phases"]

@@ -27,11 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops, native_bf16_on,  # noqa: E402
-                     peak_rss_gib, resolve_on, run_against_peer, spread, xquad_pairs)
-
-
-def non_embedding_params(model) -> int:
-    return sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n and "pooler" not in n)
+                     non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, spread, xquad_pairs)
 
 
 def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, int]:

@@ -27,6 +27,27 @@ def test_peer_runs_bf16_exactly_where_it_is_native_or_asked(monkeypatch, module,
         assert {"bf16 model, batch 32", "bf16 model, batch 128"} <= set(configs)
 
 
+def test_encoding_mfu_counts_padded_and_real_tokens_and_only_non_embedding_parameters():
+    import torch
+
+    class Backbone(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = torch.nn.Embedding(10, 4)  # 40, not counted
+            self.layer = torch.nn.Linear(4, 4)            # 20, counted
+            self.pooler = torch.nn.Linear(4, 4)           # 20, not counted
+
+        def forward(self, input_ids, attention_mask):
+            return self.layer(self.embeddings(input_ids))
+
+    backbone = Backbone()
+    tokens = _common.count_tokens(backbone)
+    backbone(input_ids=torch.zeros(2, 5, dtype=torch.long), attention_mask=torch.tensor([[1] * 5, [1, 1, 0, 0, 0]]))
+    backbone(input_ids=torch.zeros(3, 2, dtype=torch.long), attention_mask=torch.ones(3, 2, dtype=torch.long))
+    assert tokens == {"padded": 10 + 6, "real": 7 + 6}
+    assert _common.non_embedding_params(backbone) == 20
+
+
 def test_fastest_is_the_measured_maximum():
     name, result = _common.fastest({"default": {"x": 7.0}, "bf16": {"x": 11.9}, "big batch": {"x": 9.0}}, "x")
     assert (name, result["x"]) == ("bf16", 11.9)

@@ -47,7 +47,8 @@ def non_embedding_params(model) -> int:
 
 
 def count_tokens(backbone: torch.nn.Module) -> dict[str, int]:
-    """Live counts of the tokens each forward of ``backbone`` computes on ("padded") and of those that are text ("real")."""
+    """Live counts of the tokens each forward of ``backbone`` computes on ("padded") and of those that
+    are text ("real"): MFU counts what the hardware computed, padding included."""
     tokens = {"padded": 0, "real": 0}
 
     def count(_module, _args, kwargs):

@@ -22,8 +22,9 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (cpu_line, emit, xquad_texts as texts, fastest, gpu_line, machine, matmul_peak_gflops,  # noqa: E402
-                     count_tokens, native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated, spread)
+from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops,  # noqa: E402
+                     native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated,
+                     spread, xquad_texts as texts)
 
 
 def load_model(args):

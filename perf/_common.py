@@ -33,11 +33,11 @@ def matmul_peak_gflops(dtype: torch.dtype = torch.bfloat16, device: str = "cpu",
     a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
     for _ in range(3):
         a @ b
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(repeats):
         a @ b
-    _sync(device)
+    sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
@@ -59,7 +59,8 @@ def count_tokens(backbone: torch.nn.Module) -> dict[str, int]:
     return tokens
 
 
-def _sync(device: str) -> None:
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so a clock read after it times the work (a no-op on CPU)."""
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
 

@@ -24,7 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops,  # noqa: E402
                      native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated,
-                     spread, xquad_texts as texts)
+                     spread, sync, xquad_texts as texts)
 
 
 def load_model(args):
@@ -33,12 +33,6 @@ def load_model(args):
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
     return model.to(args.device)
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        import torch
-        torch.cuda.synchronize()
 
 
 def run_ours(args) -> dict:
@@ -50,7 +44,7 @@ def run_ours(args) -> dict:
     t0 = time.perf_counter()
     encoder.encode(queries, "query")
     encoder.encode(passages, "passage")
-    _sync(args.device)
+    sync(args.device)
     seconds = time.perf_counter() - t0
     flops = 2 * non_embedding_params(model.encoder) * tokens["padded"]
     return {"texts_per_s": (len(queries) + len(passages)) / seconds, "texts": len(queries) + len(passages),
@@ -73,7 +67,7 @@ def run_sentence_transformers(args) -> dict:
     t0 = time.perf_counter()
     st.encode(queries, prompt_name="query", batch_size=args.st_batch_size)
     st.encode(passages, prompt_name="passage", batch_size=args.st_batch_size)
-    _sync(args.device)
+    sync(args.device)
     seconds = time.perf_counter() - t0
     return {"texts_per_s": (len(queries) + len(passages)) / seconds, "peak_rss_gib": peak_rss_gib()}
 

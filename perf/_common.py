@@ -41,6 +41,14 @@ def matmul_peak_gflops(dtype: torch.dtype = torch.bfloat16, device: str = "cpu",
     return 2 * n**3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def mfu_line(precision: str, device: str, gflops: float, how: str = "", n: int = 2048) -> str:
+    """Measure the matmul peak at the precision ours ran in, now, and say what share of it ours achieved."""
+    bf16 = precision.startswith("bf16")
+    peak = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32, device, n=n)
+    return (f"{'bf16' if bf16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours achieved "
+            f"{gflops:.0f} GFLOP/s{how}: MFU {gflops / peak:.1%}")
+
+
 def non_embedding_params(model) -> int:
     """The parameters a token's matrix products touch: 2 FLOPs each forward (6 with backward), the MFU convention."""
     return sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n and "pooler" not in n)

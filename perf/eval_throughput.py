@@ -19,10 +19,8 @@ import os
 import sys
 import time
 
-import torch
-
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops,  # noqa: E402
+from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, mfu_line,  # noqa: E402
                      native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated,
                      spread, sync, xquad_texts as texts)
 
@@ -149,11 +147,8 @@ def main() -> None:
     print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_on(args.device, args.precision)}, "
           f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB"
           f"{spread(ours)}")
-    dtype = torch.bfloat16 if resolve_on(args.device, args.precision).startswith("bf16") else torch.float32
-    peak = matmul_peak_gflops(dtype, args.device)
-    print(f"{'bf16' if dtype == torch.bfloat16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours "
-          f"achieved {ours['gflops']:.0f} GFLOP/s (2 x non-embedding parameters x tokens fed, of which "
-          f"{ours['padding']:.1%} padding): MFU {ours['gflops'] / peak:.1%}")
+    print(mfu_line(resolve_on(args.device, args.precision), args.device, ours["gflops"],
+                   f" (2 x non-embedding parameters x tokens fed, of which {ours['padding']:.1%} padding)"))
     if not args.no_full_eval:
         full = run_isolated(__file__, "eval", common)
         phases = full["phases"]

@@ -26,8 +26,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (cpu_line, emit, fastest, gpu_line, machine, matmul_peak_gflops, native_bf16_on,  # noqa: E402
-                     non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, spread, xquad_pairs)
+from _common import (cpu_line, emit, fastest, gpu_line, machine, mfu_line, native_bf16_on,  # noqa: E402
+                     non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, spread, sync, xquad_pairs)
 
 
 def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, int]:
@@ -54,9 +54,7 @@ def run_ours(args) -> dict:
 
     class Clock(pl.Callback):
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
-            if args.device == "cuda":
-                import torch
-                torch.cuda.synchronize()
+            sync(args.device)
             stamps.append(time.perf_counter())
             tokens.append(int(batch["query"]["input_ids"].numel() + batch["passage"]["input_ids"].numel()))
 
@@ -94,9 +92,7 @@ def run_sentence_transformers(args) -> dict:
 
     class Clock(TrainerCallback):
         def on_step_end(self, *a, **k):
-            if args.device == "cuda":
-                import torch
-                torch.cuda.synchronize()
+            sync(args.device)
             stamps.append(time.perf_counter())
 
     targs = SentenceTransformerTrainingArguments(
@@ -187,12 +183,7 @@ def main() -> None:
         print(f"hybrid-retrieval model.fast_dropout=true (opt-in; same rates, another random stream): "
               f"{fast['pairs_per_s']:.2f} pairs/s  {fast['s_per_step']:.2f} s/step  peak RSS "
               f"{fast['peak_rss_gib']:.2f} GiB  {fast['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default{spread(fast)}")
-    import torch
-
-    dtype = torch.bfloat16 if ours_precision.startswith("bf16") else torch.float32
-    peak = matmul_peak_gflops(dtype, args.device, n=args.peak_n)
-    print(f"{'bf16' if dtype == torch.bfloat16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours achieved "
-          f"{ours['gflops']:.0f} GFLOP/s: MFU {ours['gflops'] / peak:.1%}")
+    print(mfu_line(ours_precision, args.device, ours["gflops"], n=args.peak_n))
     print(f"speedup_vs_sentence_transformers_best={ours['pairs_per_s'] / best['pairs_per_s']:.2f}  ({best_name})")
     if args.fast_dropout:
         print(f"speedup_vs_sentence_transformers_best_fast_dropout={fast['pairs_per_s'] / best['pairs_per_s']:.2f}")

@@ -108,6 +108,8 @@ class ModelSchema:
     lr: float = checked(3e-5, above(0))
     weight_decay: float = checked(0.01, at_least(0))
     warmup_steps: int = checked(0, at_least(0))
+    unpad: bool = True
+    unpad_chunk_overhead: int = checked(64, at_least(0))  # tokens (model/unpad.py)
     loss: LossSchema = field(default_factory=LossSchema)
 
 

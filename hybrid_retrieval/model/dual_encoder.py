@@ -20,6 +20,7 @@ from hybrid_retrieval.model.loss import InfoNCELoss
 from hybrid_retrieval.model.optim import AdamWSparseRows
 from hybrid_retrieval.model.pooling import get_pooler
 from hybrid_retrieval.model.text_format import TextFormat
+from hybrid_retrieval.model.unpad import embed_unpadded, use_unpadded_dropout
 
 
 class DualEncoder(pl.LightningModule):
@@ -36,7 +37,7 @@ class DualEncoder(pl.LightningModule):
                  sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
                  trace_batches: bool = False, compile: bool = False, dropout: float | None = None,
-                 fast_dropout: bool = False):
+                 fast_dropout: bool = False, unpad: bool = True, unpad_chunk_overhead: int = 64):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -49,6 +50,8 @@ class DualEncoder(pl.LightningModule):
         set_dropout(self.encoder, dropout)  # opt-in (model.dropout): a different model, not a speed-up of the same one
         if fast_dropout:  # opt-in (model.fast_dropout): the same model up to the random stream (model/fast_dropout.py)
             use_fast_dropout(self.encoder)
+        # default: CPU training steps skip padding, same random stream, same model up to rounding (model/unpad.py)
+        self.unpad = bool(unpad) and use_unpadded_dropout(self.encoder)
         # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
         self.text_format = TextFormat(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
         self.pool = get_pooler(pooling)
@@ -56,6 +59,11 @@ class DualEncoder(pl.LightningModule):
 
     # -- encoding ---------------------------------------------------------------------------
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        if self.unpad and self.encoder.training and input_ids.device.type == "cpu":
+            return embed_unpadded(self._embed_padded, input_ids, attention_mask, self.hparams.unpad_chunk_overhead)
+        return self._embed_padded(input_ids, attention_mask)
+
+    def _embed_padded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return F.normalize(self.pool(hidden, attention_mask).float(), dim=-1)
 

@@ -51,6 +51,18 @@ class FastDropout(nn.Dropout):
         return fast_dropout(x, self.p, self.training)
 
 
+def masked_scores(query: torch.Tensor, key: torch.Tensor, attention_mask: torch.Tensor | None,
+                  scaling: float | None) -> torch.Tensor:
+    """QK^T * scale plus the SDPA mask (bool, True = attend, or additive float): eager attention's logits."""
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is None:
+        return scores
+    if attention_mask.dtype == torch.bool:
+        return scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+    return scores + attention_mask.to(scores.dtype)
+
+
 def fast_dropout_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """SDPA where no dropout applies; in training, softmax(QK^T * scale + mask) with :func:`fast_dropout`, then V."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
@@ -58,13 +70,7 @@ def fast_dropout_attention(module, query, key, value, attention_mask, scaling=No
     if dropout == 0.0 or not module.training or query.device.type != "cpu":
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)
-    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:  # the SDPA mask: bool (True = attend) or additive float
-        if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-        else:
-            scores = scores + attention_mask
+    scores = masked_scores(query, key, attention_mask, scaling)
     probs = fast_dropout(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype), dropout)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
 

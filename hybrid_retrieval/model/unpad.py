@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from hybrid_retrieval.model.fast_dropout import ATTENTION as FAST_ATTENTION, FastDropout, keep_mask
+from hybrid_retrieval.model.fast_dropout import (ATTENTION as FAST_ATTENTION, FastDropout, fast_dropout_attention,
+                                                 keep_mask, masked_scores)
 
 ATTENTION = "hybrid_retrieval_unpadded"
 FAST = "hybrid_retrieval_unpadded_fast"
@@ -155,22 +156,15 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
     (SDPA, or fast_dropout's), so evaluation computes exactly what it did."""
     if _active is None or dropout == 0.0 or not module.training or getattr(module, "is_causal", False):
         if fast:
-            from hybrid_retrieval.model.fast_dropout import fast_dropout_attention
             return fast_dropout_attention(module, query, key, value, attention_mask, scaling=scaling,
                                           dropout=dropout, **kwargs)
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)
-    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
     # SDPA's math path (the one CPU training takes) computes half-precision inputs in fp32, dropout included
     work = torch.float32 if (query.dtype in (torch.bfloat16, torch.float16) and not fast) else query.dtype
-    scores = torch.matmul(query.to(work), key.to(work).transpose(2, 3)) * scaling
-    if attention_mask is not None:  # the SDPA mask: bool (True = attend) or additive float
-        if attention_mask.dtype == torch.bool:
-            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-        else:
-            scores = scores + attention_mask.to(work)
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(work if not fast else query.dtype)
+    scores = masked_scores(query.to(work), key.to(work), attention_mask, scaling)
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(work)
     probs = _drop(probs, dropout, (2, 3), fast, work)
     return torch.matmul(probs, value.to(probs.dtype)).to(query.dtype).transpose(1, 2).contiguous(), None
 

@@ -7,6 +7,8 @@ never a default.  ``None`` keeps the backbone's own rates.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from torch import nn
 
 CONFIG_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout",
@@ -27,3 +29,16 @@ def set_dropout(model: nn.Module, p: float | None) -> None:
     for key in CONFIG_KEYS:  # so the exported config says what was trained
         if config is not None and isinstance(getattr(config, key, None), float):
             setattr(config, key, p)
+
+
+def swap_dropouts(model: nn.Module, replacement: Callable[[nn.Module], nn.Module | None]) -> int:
+    """Put ``replacement(child)`` in place of each child module it returns one for; how many were swapped.
+    The one walk the dropout levers (fast_dropout, unpad) share: they swap by exact type."""
+    swapped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = replacement(child)
+            if new is not None:
+                setattr(parent, name, new)
+                swapped += 1
+    return swapped

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybrid_retrieval.model.dropout import swap_dropouts
+
 ATTENTION = "hybrid_retrieval_fast_dropout"
 _RESOLUTION = 1 << 16  # masks compare uint16 draws against round(p * 2**16)
 
@@ -86,12 +88,7 @@ def _register_attention() -> None:
 def use_fast_dropout(model: nn.Module) -> int:
     """Swap every ``nn.Dropout`` of ``model`` for :class:`FastDropout` and route attention through
     :func:`fast_dropout_attention`; returns how many dropout modules were swapped."""
-    swapped = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is nn.Dropout:
-                setattr(parent, name, FastDropout(child.p, child.inplace))
-                swapped += 1
+    swapped = swap_dropouts(model, lambda m: FastDropout(m.p, m.inplace) if type(m) is nn.Dropout else None)
     config = getattr(model, "config", None)
     if config is not None and getattr(config, "_attn_implementation", None) in ("sdpa", "eager"):
         _register_attention()

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hybrid_retrieval.model.dropout import swap_dropouts
 from hybrid_retrieval.model.fast_dropout import (ATTENTION as FAST_ATTENTION, FastDropout, fast_dropout_attention,
                                                  keep_mask, masked_scores)
 
@@ -73,8 +74,6 @@ class _Replay:
         self.calls_per_chunk: int | None = None
 
     def start_chunk(self, index: torch.Tensor, length: int) -> None:
-        if self.index is not None:
-            self.end_chunk()
         self.index, self.length, self.call = index, length, 0
 
     def end_chunk(self) -> None:
@@ -184,11 +183,8 @@ def use_unpadded_dropout(model: nn.Module) -> bool:
     attention = getattr(config, "_attn_implementation", None) if config is not None else None
     if attention not in ("sdpa", FAST_ATTENTION):
         return False
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) in (nn.Dropout, FastDropout):
-                replayable = ReplayFastDropout if type(child) is FastDropout else ReplayDropout
-                setattr(parent, name, replayable(child.p, child.inplace))
+    replayable = {nn.Dropout: ReplayDropout, FastDropout: ReplayFastDropout}
+    swap_dropouts(model, lambda m: replayable[type(m)](m.p, m.inplace) if type(m) in replayable else None)
     _register_attention()
     model.set_attn_implementation(FAST if attention == FAST_ATTENTION else ATTENTION)
     return True
@@ -210,8 +206,7 @@ def embed_unpadded(embed: Callable[..., torch.Tensor], input_ids: torch.Tensor, 
             replay.start_chunk(index, length)
             parts.append(embed(input_ids=input_ids.index_select(0, index)[:, :length],
                                attention_mask=attention_mask.index_select(0, index)[:, :length]))
+            replay.end_chunk()
             order.extend(rows)
-        replay.end_chunk()
-    inverse = torch.empty(len(order), dtype=torch.long, device=input_ids.device)
-    inverse[torch.tensor(order, device=input_ids.device)] = torch.arange(len(order), device=input_ids.device)
+    inverse = torch.argsort(torch.tensor(order, device=input_ids.device))  # back to the batch's row order
     return torch.cat(parts).index_select(0, inverse)

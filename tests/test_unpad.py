@@ -41,9 +41,10 @@ def make_pair(**kwargs) -> tuple[DualEncoder, DualEncoder]:
     return padded, unpadded
 
 
-def step(model: DualEncoder, seed: int, autocast: bool = False) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Embeddings of TEXTS as queries and the gradient of an in-batch loss, in training mode."""
-    enc = model.tokenizer(TEXTS, padding=True, return_tensors="pt")
+def step(model: DualEncoder, seed: int, autocast: bool = False,
+         texts: list[str] = TEXTS) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Embeddings of ``texts`` as queries and the gradient of an in-batch loss, in training mode."""
+    enc = model.tokenizer(texts, padding=True, return_tensors="pt")
     model.train()
     model.zero_grad(set_to_none=True)
     torch.manual_seed(seed)
@@ -74,6 +75,29 @@ def test_unpadded_step_equals_padded_step_with_the_same_masks(fast_dropout):
     e_other, g_other = step(padded, seed=4)
     assert (e_pad - e_other).abs().max().item() > 1e-2
     assert max_diff(g_pad, g_other) > 1e-3
+
+
+def test_one_chunk_batch_replays_its_masks_with_torch_masks(monkeypatch):
+    """A batch of equal lengths is one chunk; it still takes the replay, whose masks torch_masks draws."""
+    padded, unpadded = make_pair()
+    same_length = [f"word{i} " * 6 for i in range(8)]
+    draws = []
+    real = unpad.keep_mask_like_torch
+    monkeypatch.setattr(unpad, "keep_mask_like_torch", lambda *a: draws.append(a[0]) or real(*a))
+    e_pad, g_pad = step(padded, seed=3, texts=same_length)
+    assert not draws  # the padded model draws with F.dropout
+    e_unp, g_unp = step(unpadded, seed=3, texts=same_length)
+    assert draws and all(shape[0] == len(same_length) for shape in draws)
+    assert torch.allclose(e_pad, e_unp, atol=1e-6) and max_diff(g_pad, g_unp) < 1e-5
+
+
+def test_causal_attention_keeps_the_padded_forward():
+    path = str(build_tiny_bert())
+    model = DualEncoder(path, unpad=False)
+    for module in model.encoder.modules():
+        if hasattr(module, "is_causal"):
+            module.is_causal = True
+    assert not unpad.use_unpadded_dropout(model.encoder)
 
 
 def test_bf16_autocast_step_differs_only_by_bf16_rounding():

@@ -151,7 +151,10 @@ class ReplayFastDropout(_Replayable, FastDropout):
 def _attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, *, fast: bool, **kwargs):
     """Training with replay: softmax(QK^T * scale + mask) with the replayed mask, then V; else the inner attention
     (SDPA, or fast_dropout's), so evaluation computes exactly what it did."""
-    if _active is None or dropout == 0.0 or not module.training or getattr(module, "is_causal", False):
+    if _active is not None and getattr(module, "is_causal", False):  # use_unpadded_dropout refuses such models
+        raise RuntimeError("model.unpad: a causal attention cannot replay the padded dropout masks; "
+                           "set model.unpad=false")
+    if _active is None or dropout == 0.0 or not module.training:
         if fast:
             return fast_dropout_attention(module, query, key, value, attention_mask, scaling=scaling,
                                           dropout=dropout, **kwargs)
@@ -179,7 +182,7 @@ def use_unpadded_dropout(model: nn.Module) -> bool:
     """Make ``model``'s dropout replayable; False (nothing changed) where its attention is not one we can replay."""
     config = getattr(model, "config", None)
     attention = getattr(config, "_attn_implementation", None) if config is not None else None
-    if attention not in ("sdpa", FAST_ATTENTION):
+    if attention not in ("sdpa", FAST_ATTENTION) or any(getattr(m, "is_causal", False) for m in model.modules()):
         return False
     replayable = {nn.Dropout: ReplayDropout, FastDropout: ReplayFastDropout}
     swap_dropouts(model, lambda m: replayable[type(m)](m.p, m.inplace) if type(m) in replayable else None)

@@ -1,6 +1,6 @@
 # Two commands from a fresh clone (README, first screen):
 #   make sweep   virtualenv + install, then the main sweep (5 cross-ratio jobs) and its report
-#   make test    virtualenv + install, then the test suite (python -m pytest -q)
+#   make test    virtualenv + install, then the test suite (python -m pytest -q -n 2)
 # Benchmark files come from $HYBRID_RETRIEVAL_DATA when set, else they are downloaded on first use
 # into ~/.cache/hybrid_retrieval/data (pinned, sha256-checked). .ci/run uses `make setup`.
 PYTHON ?= python3
@@ -32,4 +32,4 @@ smoke: setup
 		hydra.sweep.dir=multirun/smoke/$(shell date +%Y-%m-%d_%H-%M-%S)
 
 test: setup
-	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/python -m pytest -q
+	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/python -m pytest -q -n 2

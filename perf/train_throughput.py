@@ -158,8 +158,9 @@ def main() -> None:
         return emit(run_ours(args))
     if args.mode == "st":
         return emit(run_sentence_transformers(args))
-    common = [f"--unpad-chunk-overhead={args.unpad_chunk_overhead}", f"--steps={args.steps}", f"--warmup={args.warmup}", f"--batch-size={args.batch_size}",
-              f"--max-length={args.max_length}", f"--precision={args.precision}", f"--device={args.device}"]
+    common = [f"--steps={args.steps}", f"--warmup={args.warmup}", f"--batch-size={args.batch_size}",
+              f"--max-length={args.max_length}", f"--precision={args.precision}", f"--device={args.device}",
+              f"--unpad-chunk-overhead={args.unpad_chunk_overhead}"]
     ours_precision = resolve_on(args.device, args.precision)
     print(cpu_line())
     print(gpu_line() or f"machine: {machine()}")

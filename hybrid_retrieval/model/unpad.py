@@ -10,7 +10,7 @@ Dropout is what ties a row to the padded batch: its masks are drawn for the padd
 shape, in call order.  To keep that random stream, the first chunk to reach dropout call
 *j* of a forward pass draws call *j*'s mask for the whole padded batch, with the op the
 padded forward would have used (``F.dropout``'s ``bernoulli_`` on the same shape, drawn
-bit for bit by :mod:`~hybrid_retrieval.model.torch_masks` about 4x faster, or
+bit for bit by :mod:`~hybrid_retrieval.model.torch_masks` 2-4x faster, or
 :func:`~hybrid_retrieval.model.fast_dropout.keep_mask` under ``model.fast_dropout``);
 every chunk then takes its rows and positions of it.  Nothing else draws in between, so a
 seeded run draws the same masks as the padded one and trains the same model up to rounding

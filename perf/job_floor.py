@@ -53,7 +53,8 @@ def training_lengths(cfg, model) -> tuple[list[int], int]:
     dm.setup("fit")
     batches = int(cfg.trainer.max_steps) * int(cfg.trainer.get("accumulate_grad_batches") or 1)
     lengths, pairs, done = [], 0, 0
-    while done < batches:  # epochs repeat when the job takes more steps than one epoch holds
+    while done < batches:  # epochs repeat when the job takes more steps than one epoch holds (same totals per epoch)
+        before = done
         for batch in dm.train_dataloader():
             for side in ("query", "passage"):
                 lengths += batch[side]["attention_mask"].sum(dim=1).tolist()
@@ -61,6 +62,8 @@ def training_lengths(cfg, model) -> tuple[list[int], int]:
             done += 1
             if done == batches:
                 break
+        if done == before:
+            raise SystemExit("the training data yields no batches")
     return lengths, pairs
 
 
@@ -132,7 +135,7 @@ def main() -> None:
         print(line)
     print(f"floor of the job's encoder arithmetic: {floor_total:.0f} s")
     if measured:
-        other = sum(v for k, v in measured.items() if k in ("time/load_s",)) + sum(
+        other = measured.get("time/load_s", 0) + sum(
             measured.get(f"time/eval_{n}_s", 0) - measured.get(f"time/{n}_encode_s", 0) for n in eval_precision)
         print(f"the job's other work (loading; evaluation other than encoding): {other:.0f} s")
         floor_total += other

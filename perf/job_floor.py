@@ -80,9 +80,7 @@ def evaluation_lengths(cfg, model) -> dict[str, list[int]]:
             if not isinstance(corpus, Candidates):
                 raise SystemExit(f"{name}/{key}: a streamed corpus; this script counts in-memory pools only")
             texts["passage"] += corpus.texts
-        out[name] = [len(ids) for kind, items in texts.items()
-                     for ids in encoder.tokenizer([encoder.prefix[kind] + t for t in items], truncation=True,
-                                                  max_length=encoder.max_length[kind])["input_ids"]]
+        out[name] = [len(ids) for kind, items in texts.items() for ids in encoder.token_ids(items, kind)]
     return out
 
 

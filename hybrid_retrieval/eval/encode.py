@@ -28,11 +28,7 @@ class TextEncoder:
         self.precision = resolve_precision(precision, next(model.parameters()).device.type)
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
-        if kind not in self.prefix:
-            raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
-        prefix = self.prefix[kind]
-        enc = self.tokenizer([prefix + t for t in texts], truncation=True, max_length=self.max_length[kind],
-                             padding=False, return_attention_mask=False)["input_ids"]
+        enc = self.token_ids(texts, kind)
         order = np.argsort([len(ids) for ids in enc], kind="stable")[::-1]
         device = next(self.model.parameters()).device
         out = np.empty((len(texts), self._dim()), dtype=np.float32)
@@ -53,6 +49,13 @@ class TextEncoder:
                 progress.update(len(idx))
         self.model.train(was_training)
         return out
+
+    def token_ids(self, texts: Sequence[str], kind: str) -> list[list[int]]:
+        """The ids :meth:`encode` feeds the model: each text with its kind's prefix, truncated to its max length."""
+        if kind not in self.prefix:
+            raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
+        return self.tokenizer([self.prefix[kind] + t for t in texts], truncation=True, max_length=self.max_length[kind],
+                              padding=False, return_attention_mask=False)["input_ids"]
 
     def _dim(self) -> int:
         return int(self.model.config.hidden_size)

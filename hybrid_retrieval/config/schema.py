@@ -93,6 +93,24 @@ class LossSchema:
 
 
 @dataclass
+class GradCacheSchema:
+    chunk_size: Optional[int] = checked(None, optional(at_least(1)))  # texts per forward pass; null: off
+
+
+@dataclass
+class SpeedSchema:
+    """``model.speed``: levers that change how fast the model trains, never what it learns
+    (:class:`~hybrid_retrieval.model.speed.Speed`, whose defaults these are)."""
+
+    sparse_embeddings: bool = True  # sparse embedding gradients + row-wise AdamW: the same parameters
+    fused_adamw: bool = True
+    unpad: bool = True  # CPU training steps in length-sorted chunks without padding (model/speed/unpad.py)
+    unpad_chunk_overhead: int = checked(64, at_least(0))  # tokens: the price of one more forward pass
+    fast_dropout: bool = False  # the padded CPU step's dropout masks from NumPy too (another random stream)
+    compile: bool = False  # torch.compile the backbone for training
+
+
+@dataclass
 class ModelSchema:
     """Keys of :class:`~hybrid_retrieval.model.dual_encoder.DualEncoder`."""
 
@@ -108,9 +126,12 @@ class ModelSchema:
     lr: float = checked(3e-5, above(0))
     weight_decay: float = checked(0.01, at_least(0))
     warmup_steps: int = checked(0, at_least(0))
-    unpad: bool = True
-    unpad_chunk_overhead: int = checked(64, at_least(0))  # tokens (model/unpad.py)
+    freeze_embeddings: bool = False  # token vectors fixed: a different model
+    dropout: Optional[float] = checked(None, owned("hybrid_retrieval.model.dropout", "RATE"))  # null: the backbone's
+    cross_device_negatives: bool = False  # in-batch negatives from all DDP ranks (docs/scaling.md)
+    grad_cache: GradCacheSchema = field(default_factory=GradCacheSchema)
     loss: LossSchema = field(default_factory=LossSchema)
+    speed: SpeedSchema = field(default_factory=SpeedSchema)
 
 
 @dataclass

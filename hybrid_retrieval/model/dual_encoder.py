@@ -14,13 +14,11 @@ from hybrid_retrieval.eval.encode import TextEncoder
 from hybrid_retrieval.model.backbones import load_backbone
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
-from hybrid_retrieval.model.fast_dropout import use_fast_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
 from hybrid_retrieval.model.loss import InfoNCELoss
-from hybrid_retrieval.model.optim import AdamWSparseRows
 from hybrid_retrieval.model.pooling import get_pooler
+from hybrid_retrieval.model.speed import Speed
 from hybrid_retrieval.model.text_format import TextFormat
-from hybrid_retrieval.model.unpad import embed_unpadded, use_unpadded_dropout
 
 
 class DualEncoder(pl.LightningModule):
@@ -34,10 +32,9 @@ class DualEncoder(pl.LightningModule):
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
                  loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
-                 sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
+                 freeze_embeddings: bool = False, dropout: float | None = None,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 trace_batches: bool = False, compile: bool = False, dropout: float | None = None,
-                 fast_dropout: bool = False, unpad: bool = True, unpad_chunk_overhead: int = 64):
+                 trace_batches: bool = False, speed: Mapping[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -48,10 +45,8 @@ class DualEncoder(pl.LightningModule):
         if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
         set_dropout(self.encoder, dropout)  # opt-in (model.dropout): a different model, not a speed-up of the same one
-        if fast_dropout:  # opt-in (model.fast_dropout): the same model up to the random stream (model/fast_dropout.py)
-            use_fast_dropout(self.encoder)
-        # default: CPU training steps skip padding, same random stream, same model up to rounding (model/unpad.py)
-        self.unpad = bool(unpad) and use_unpadded_dropout(self.encoder)
+        self.speed = Speed.of(speed)  # model.speed: how fast it trains, never what it learns (model/speed/)
+        self.speed.attach(self.encoder)
         # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
         self.text_format = TextFormat(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
         self.pool = get_pooler(pooling)
@@ -59,9 +54,7 @@ class DualEncoder(pl.LightningModule):
 
     # -- encoding ---------------------------------------------------------------------------
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        if self.unpad and self.encoder.training and input_ids.device.type == "cpu":
-            return embed_unpadded(self._embed_padded, input_ids, attention_mask, self.hparams.unpad_chunk_overhead)
-        return self._embed_padded(input_ids, attention_mask)
+        return self.speed.embed(self._embed_padded, input_ids, attention_mask, self.encoder.training)
 
     def _embed_padded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -120,21 +113,18 @@ class DualEncoder(pl.LightningModule):
         return [BatchTrace()] if self.hparams.trace_batches else []
 
     def setup(self, stage: str) -> None:
-        """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""
-        world = self.trainer.world_size if self._trainer is not None else 1
-        self.encoder.get_input_embeddings().sparse = bool(self.hparams.sparse_embeddings) and world == 1
-        if self.hparams.compile and stage == "fit":  # in place, so state_dict keys stay those of the backbone
-            self.encoder.compile(dynamic=True)
+        """The speed levers that need the run: sparse gradients (one process only), compile."""
+        self.speed.setup(self.encoder, self.trainer.world_size if self._trainer is not None else 1, stage)
 
-    def make_optimizer(self) -> AdamWSparseRows:
+    def make_optimizer(self) -> torch.optim.Optimizer:
         """AdamW; no weight decay on biases, LayerNorm and embedding tables (which makes sparse rows exact)."""
         decay, no_decay = [], []
         for name, param in self.named_parameters():
             if param.requires_grad:
                 (no_decay if param.ndim < 2 or "embeddings" in name else decay).append(param)
-        return AdamWSparseRows(
+        return self.speed.optimizer(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr, fused=self.hparams.fused_adamw)
+            lr=self.hparams.lr)
 
     def configure_optimizers(self):
         """:meth:`make_optimizer` with a linear decay over the run's steps."""

@@ -1,4 +1,4 @@
-"""AdamW that updates an embedding table only where it has ever had a gradient.
+"""``model.speed.sparse_embeddings``: AdamW that updates an embedding table only where it has ever had a gradient.
 
 A 250k-row vocabulary gets a dense 96M-entry gradient every step although a
 batch touches a few thousand rows; zeroing it and running AdamW over all of it

@@ -1,14 +1,10 @@
-"""``model.fast_dropout``: dropout masks from NumPy's generator on CPU, an opt-in speed lever.
+"""``model.speed.fast_dropout``: the padded CPU training step draws its dropout masks from NumPy.
 
-PyTorch draws CPU dropout masks element by element (``bernoulli_``, one thread; Intel
-CPUs get an MKL path, others do not): 17% of an fp32 training step of me5-small on the
-AMD EPYC of perf/RESULTS.md, 25% of a bf16 one.  NumPy's PCG64DXSM fills the same mask
-about 8x faster (``perf/RESULTS.md``).  Rates and scaling are unchanged; only the random
-stream differs, so a run trains the same model *as another seed would*: not bit-identical
-to the default, and each mask's keep probability is ``1 - round(p * 2**16) / 2**16``
-(0.9000 for p = 0.1 to 5 decimals).  Seeds come from torch's generator, so seeded runs,
-checkpoint resumes and GradCache's replayed passes see the same masks.  Off the CPU, and
-in evaluation, the backbone's own code runs.
+Rates and scaling are unchanged; only the random stream differs (:mod:`.masks`), so a run
+trains the same model *as another seed would*.  ``model.speed.unpad`` (the default) draws
+its chunks' masks the same way already; this lever gives the padded step (``unpad=false``,
+or a batch unpad leaves padded) the faster draw too.  Off the CPU, and in evaluation, the
+backbone's own code runs.
 
 The attention-probability dropout lives inside the attention function, so an attention
 implementation that calls the backbone's SDPA when no dropout applies (evaluation: the
@@ -17,40 +13,19 @@ registered with transformers under :data:`ATTENTION`.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from hybrid_retrieval.model.dropout import swap_dropouts
+from hybrid_retrieval.model.speed import masks
 
 ATTENTION = "hybrid_retrieval_fast_dropout"
-_RESOLUTION = 1 << 16  # masks compare uint16 draws against round(p * 2**16)
-
-
-def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Bool mask, each entry True with probability ~1 - p, drawn from a generator seeded by torch's."""
-    seed = int(torch.randint(0, 2**62, (1,)).item())  # torch's RNG: torch.manual_seed / resume / replay govern it
-    rng = np.random.Generator(np.random.PCG64DXSM(seed))
-    count = int(np.prod(shape, dtype=np.int64))
-    draws = np.frombuffer(rng.bytes(2 * count), dtype=np.uint16)
-    keep = draws >= np.uint16(round(p * _RESOLUTION))
-    return torch.from_numpy(keep).view(*shape).to(device)
-
-
-def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """``F.dropout`` with a NumPy mask on CPU (same rate, same 1/(1-p) scaling); ``F.dropout`` elsewhere."""
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu" or p >= 1.0:
-        return nn.functional.dropout(x, p, training=True)
-    return torch.where(keep_mask(x.shape, p), x * (1.0 / (1.0 - p)), 0.0)  # where saves only the bool mask
 
 
 class FastDropout(nn.Dropout):
-    """An ``nn.Dropout`` (``p`` stays readable and settable) whose mask comes from :func:`keep_mask`."""
+    """An ``nn.Dropout`` (``p`` stays readable and settable) whose mask comes from :func:`.masks.keep_mask`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fast_dropout(x, self.p, self.training)
+        return masks.drop(x, self.p, self.training)
 
 
 def masked_scores(query: torch.Tensor, key: torch.Tensor, attention_mask: torch.Tensor | None,
@@ -66,14 +41,14 @@ def masked_scores(query: torch.Tensor, key: torch.Tensor, attention_mask: torch.
 
 
 def fast_dropout_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """SDPA where no dropout applies; in training, softmax(QK^T * scale + mask) with :func:`fast_dropout`, then V."""
+    """SDPA where no dropout applies; in training, softmax(QK^T * scale + mask) with NumPy masks, then V."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if dropout == 0.0 or not module.training or query.device.type != "cpu":
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
                                       **kwargs)
     scores = masked_scores(query, key, attention_mask, scaling)
-    probs = fast_dropout(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype), dropout)
+    probs = masks.drop(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype), dropout)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None
 
 
@@ -88,10 +63,9 @@ def _register_attention() -> None:
 def use_fast_dropout(model: nn.Module) -> int:
     """Swap every ``nn.Dropout`` of ``model`` for :class:`FastDropout` and route attention through
     :func:`fast_dropout_attention`; returns how many dropout modules were swapped."""
-    swapped = swap_dropouts(model, lambda m: FastDropout(m.p, m.inplace) if type(m) is nn.Dropout else None)
+    swapped = masks.swap_dropouts(model, lambda m: FastDropout(m.p, m.inplace) if type(m) is nn.Dropout else None)
     config = getattr(model, "config", None)
     if config is not None and getattr(config, "_attn_implementation", None) in ("sdpa", "eager"):
         _register_attention()
         model.set_attn_implementation(ATTENTION)
     return swapped  # transformers does not save the attention name with the weights: exports load anywhere
-

@@ -56,3 +56,10 @@ def test_dropout_override_reaches_the_job(data_root, tmp_path):
 
     model = hydra.utils.instantiate(cfg.model)
     assert rates(model) == {0.0} and model.hparams.dropout == 0.0
+
+
+def test_dropout_out_of_range_fails_config_validation_naming_the_key(data_root, tmp_path):
+    from hybrid_retrieval.config.validate import ConfigError, validate
+
+    with pytest.raises(ConfigError, match=r"model\.dropout=1\.0: must be in \[0, 1\)"):
+        validate(compose_config(smoke_overrides(data_root, tmp_path) + ["model.dropout=1.0"]))

@@ -26,7 +26,7 @@ def rows(n: int, shared_answer: bool = True, negatives: int = 2) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def model() -> DualEncoder:
-    return DualEncoder(build_tiny_bert(), sparse_embeddings=False)
+    return DualEncoder(build_tiny_bert(), speed={"sparse_embeddings": False})
 
 
 def param_grads(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -71,14 +71,20 @@ def test_grad_cache_equals_plain_loss_with_masking_and_hard_negatives(model, chu
 
 
 @pytest.fixture(scope="module")
+def torch_dropout_model() -> DualEncoder:
+    return DualEncoder(build_tiny_bert(), speed={"sparse_embeddings": False, "unpad": False})
+
+
+@pytest.fixture(scope="module")
 def fast_dropout_model() -> DualEncoder:
-    return DualEncoder(build_tiny_bert(), sparse_embeddings=False, fast_dropout=True)
+    return DualEncoder(build_tiny_bert(), speed={"sparse_embeddings": False, "fast_dropout": True, "unpad": False})
 
 
-@pytest.mark.parametrize("masks", ["torch", "fast_dropout"])  # NumPy masks seeded from torch's generator replay too
-def test_grad_cache_replays_dropout(model, fast_dropout_model, masks):
+# torch's masks (the padded step) and NumPy masks seeded from torch's generator (fast_dropout; unpad's chunks) replay
+@pytest.mark.parametrize("masks", ["torch", "fast_dropout", "unpad"])
+def test_grad_cache_replays_dropout(model, torch_dropout_model, fast_dropout_model, masks):
     """With dropout on, the recomputed chunks must use the masks the loss saw in the no-grad pass."""
-    model = fast_dropout_model if masks == "fast_dropout" else model
+    model = {"torch": torch_dropout_model, "fast_dropout": fast_dropout_model, "unpad": model}[masks]
     batch = model.make_collator()(rows(4, negatives=1))
     model.train()
     torch.manual_seed(7)

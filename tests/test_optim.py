@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hybrid_retrieval.model.optim import AdamWSparseRows
+from hybrid_retrieval.model.speed.sparse_adamw import AdamWSparseRows
 
 
 class Toy(nn.Module):

@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="optimizer steps; the one with the most tokens is kept")
     parser.add_argument("--precision", default="auto", help="auto (the project default), bf16-mixed or 32-true")
     parser.add_argument("--dropout", type=float, default=None, help="model.dropout (opt-in lever)")
-    parser.add_argument("--fast-dropout", action="store_true", help="model.fast_dropout=true (opt-in lever)")
+    parser.add_argument("--fast-dropout", action="store_true", help="model.speed.fast_dropout=true (opt-in lever)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -79,7 +79,7 @@ def main() -> None:
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_on("cpu", args.precision)
-    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, fast_dropout=args.fast_dropout)
+    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, speed={"fast_dropout": args.fast_dropout})
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()

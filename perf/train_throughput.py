@@ -10,9 +10,9 @@ Our ratio is quoted against the faster of the peer's runs first.
 
 Each contender runs in its own process; pairs/s is timed over the steps after
 warm-up.  MFU = achieved FLOP/s (6 x non-embedding parameters x tokens the
-backbone ran on, padding included: with ``model.unpad`` only each chunk's own) /
+backbone ran on, padding included: with ``model.speed.unpad`` only each chunk's own) /
 the matrix-product rate measured here at the precision our side ran (bf16 or
-fp32).  ``--padded`` adds our padded step (``model.unpad=false``) as a contender.
+fp32).  ``--padded`` adds our padded step (``model.speed.unpad=false``) as a contender.
 
     python perf/train_throughput.py [--steps 12] [--warmup 3] [--batch-size 32] [--max-length 64]
         [--precision auto] [--device cpu|cuda] [--peer-bf16 auto|always|never] [--dropout P]
@@ -48,9 +48,9 @@ def run_ours(args) -> dict:
     pairs = xquad_pairs("en")
     corpus = ParallelCorpus({(str(i), "en"): Example(q, Passage(str(i), p)) for i, (q, p) in enumerate(pairs)}, ["en"])
     model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length,
-                        lr=3e-5, compile=args.compile, dropout=args.dropout,
-                        fast_dropout=args.fast_dropout, unpad=not args.no_unpad,
-                        unpad_chunk_overhead=args.unpad_chunk_overhead)
+                        lr=3e-5, dropout=args.dropout,
+                        speed={"compile": args.compile, "fast_dropout": args.fast_dropout, "unpad": not args.no_unpad,
+                               "unpad_chunk_overhead": args.unpad_chunk_overhead})
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch
     dm = HybridDataModule(corpus, batch_size=args.batch_size, cross_ratio=0.0, seed=0, collate_fn=model.make_collator())
     stamps, tokens = [], []
@@ -139,11 +139,11 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=None,
                         help="also run ours with model.dropout=P (opt-in lever; a different model)")
     parser.add_argument("--fast-dropout", action="store_true",
-                        help="also run ours with model.fast_dropout=true (opt-in lever; another random stream)")
+                        help="also run ours with model.speed.fast_dropout=true (opt-in lever; another random stream)")
     parser.add_argument("--padded", action="store_true",
-                        help="also run ours with model.unpad=false (the padded step; same model up to rounding)")
+                        help="also run ours with model.speed.unpad=false (the padded step; same model as another seed)")
     parser.add_argument("--no-unpad", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--unpad-chunk-overhead", type=int, default=64, help="ours: model.unpad_chunk_overhead")
+    parser.add_argument("--unpad-chunk-overhead", type=int, default=64, help="ours: model.speed.unpad_chunk_overhead")
     parser.add_argument("--peer-bf16", choices=["auto", "always", "never"], default="auto")
     parser.add_argument("--peak-n", type=int, default=2048, help="matrix size of the peak measurement")
     parser.add_argument("--st-bf16", action="store_true", help=argparse.SUPPRESS)
@@ -191,12 +191,12 @@ def main() -> None:
               f"pairs/s  {ours['pairs_per_s'] and lever['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default{spread(lever)}")
     if args.fast_dropout:
         fast = results["fast_dropout"]
-        print(f"hybrid-retrieval model.fast_dropout=true (opt-in; same rates, another random stream): "
+        print(f"hybrid-retrieval model.speed.fast_dropout=true (opt-in; same rates, another random stream): "
               f"{fast['pairs_per_s']:.2f} pairs/s  {fast['s_per_step']:.2f} s/step  peak RSS "
               f"{fast['peak_rss_gib']:.2f} GiB  {fast['pairs_per_s'] / ours['pairs_per_s']:.2f}x the default{spread(fast)}")
     if args.padded:
         pad = results["padded"]
-        print(f"hybrid-retrieval model.unpad=false (the padded step; same model up to rounding): "
+        print(f"hybrid-retrieval model.speed.unpad=false (the padded step; same model as another seed): "
               f"{pad['pairs_per_s']:.2f} pairs/s  {pad['s_per_step']:.2f} s/step  peak RSS {pad['peak_rss_gib']:.2f} GiB  "
               f"{pad['padding']:.1%} padding; the default is {ours['pairs_per_s'] / pad['pairs_per_s']:.2f}x{spread(pad)}")
     print(mfu_line(ours_precision, args.device, ours["gflops"],

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     from hybrid_retrieval.eval.protocol import Protocol
     from hybrid_retrieval.eval.search import IndexSpec
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.model.tiny import build_tiny_bert
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
     encoder = TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,

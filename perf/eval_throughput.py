@@ -27,7 +27,7 @@ from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, m
 
 def load_model(args):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
     return model.to(args.device)

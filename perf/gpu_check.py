@@ -32,7 +32,7 @@ from _common import cpu_line, gpu_line, resolve_on, xquad_texts as _texts  # noq
 
 def _model(device: str, max_length: int = 128):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length)
     return model.to(device).eval()

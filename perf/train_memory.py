@@ -75,7 +75,7 @@ def main() -> None:
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.job.memory import peak_rss_gib, release_free_heap, reset_peak
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_on("cpu", args.precision)

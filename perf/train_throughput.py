@@ -43,7 +43,7 @@ def run_ours(args) -> dict:
     from hybrid_retrieval.data.corpus import Example, ParallelCorpus, Passage
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     pairs = xquad_pairs("en")
     corpus = ParallelCorpus({(str(i), "en"): Example(q, Passage(str(i), p)) for i, (q, p) in enumerate(pairs)}, ["en"])
@@ -82,7 +82,7 @@ def run_sentence_transformers(args) -> dict:
     from transformers import AutoModel, AutoTokenizer, TrainerCallback
 
     from hybrid_retrieval.model.export import save_encoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     src = str(ensure_me5_small())
     st_dir = tempfile.mkdtemp()

@@ -19,7 +19,7 @@ from torch import nn
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.loss import InfoNCELoss
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 WORLD = 2
 VARIANTS = {"plain": [], "grad_cache": ["model.grad_cache.chunk_size=3"]}

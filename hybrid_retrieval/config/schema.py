@@ -61,7 +61,7 @@ class RootSchema:
     seed: int = checked(42, Valid(lambda v: 0 <= v <= UINT32_MAX, f"an integer in [0, {UINT32_MAX}]"))
     save_encoder: bool = True
     rerun: bool = False  # false: a job already complete in its dir with the same config is skipped
-    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first benchmark's first headline
+    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first declared headline
     paths: PathsSchema = field(default_factory=PathsSchema)
     progress: ProgressSchema = field(default_factory=ProgressSchema)
 

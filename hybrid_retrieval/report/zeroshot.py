@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MODEL_KEYS = ("name", "backbone", "pooling", "query_prefix", "passage_prefix", "max_query_length",
               "max_passage_length")
 DROP_OVERRIDES = ("seed", "trainer.max_steps", "save_encoder", "hydra", "reference", "checkpoint.")
-COPIED = ("metrics.json", "status.json", ".hydra")
+COPIED = ("metrics.json", "benchmarks.json", "status.json", ".hydra")
 
 
 def reference_key(cfg: dict) -> str:

@@ -19,8 +19,8 @@ import sys
 import tempfile
 import time
 
-from hybrid_retrieval.bench.hardware import peak_rss_gib
 from hybrid_retrieval.eval.synthetic import SyntheticCorpus, synthetic_queries
+from hybrid_retrieval.job.memory import peak_rss_gib
 
 
 def main(argv: list[str] | None = None) -> int:

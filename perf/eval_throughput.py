@@ -23,9 +23,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import xquad_texts as texts  # noqa: E402
 
 from hybrid_retrieval.bench.flops import count_tokens, non_embedding_params  # noqa: E402
-from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, peak_rss_gib, sync  # noqa: E402
+from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, sync  # noqa: E402
 from hybrid_retrieval.bench.peers import encoding_configs  # noqa: E402
 from hybrid_retrieval.bench.rounds import emit, fastest, run_against_peer, run_isolated, spread  # noqa: E402
+from hybrid_retrieval.job.memory import peak_rss_gib  # noqa: E402
 from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 

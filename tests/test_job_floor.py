@@ -33,3 +33,19 @@ def test_counts_every_step_of_the_job_across_epochs_and_every_evaluation_text_on
     encoded = flops.count_tokens(model.encoder)  # what the evaluation itself feeds the backbone
     load_benchmarks(cfg)["xquad_r"].evaluate(model.text_encoder(batch_size=32))
     assert encoded["real"] == sum(evaluated["xquad_r"])
+
+
+def test_job_costs_turn_each_phases_lengths_into_tokens_and_flops(monkeypatch):
+    from types import SimpleNamespace
+
+    import torch
+
+    backbone = torch.nn.Linear(4, 5)  # 25 non-embedding parameters
+    backbone.config = SimpleNamespace(num_hidden_layers=2, hidden_size=4)
+    monkeypatch.setattr(cost, "training_lengths", lambda cfg, model: ([3, 5], 1))
+    monkeypatch.setattr(cost, "evaluation_lengths", lambda cfg, model: {"xquad_r": [2, 2, 7]})
+    phases, pairs = cost.job_costs(None, SimpleNamespace(encoder=backbone))
+    assert pairs == 1 and set(phases) == {"train", "eval_xquad_r"}
+    assert (phases["train"].texts, phases["train"].tokens) == (2, 8)
+    assert phases["train"].flops == flops.sequence_flops([3, 5], params=25, layers=2, width=4, backward=True)
+    assert phases["eval_xquad_r"] == cost.PhaseCost(3, 11, flops.sequence_flops([2, 2, 7], 25, 2, 4, backward=False))

@@ -1,11 +1,10 @@
-"""What this machine is and computes: CPU model and bf16 features, the measured matrix-product peak,
-peak memory.  Every printed benchmark figure names its machine, since figures differ by 50x between
-CPUs with and without native bf16 (:mod:`hybrid_retrieval.precision`)."""
+"""What this machine is and computes: CPU model and bf16 features, the measured matrix-product peak.
+Every printed benchmark figure names its machine, since figures differ by 50x between CPUs with and
+without native bf16 (:mod:`hybrid_retrieval.precision`)."""
 from __future__ import annotations
 
 import os
 import platform
-import resource
 import time
 from pathlib import Path
 
@@ -83,8 +82,3 @@ def mfu_line(precision: str, device: str, gflops: float, how: str = "", n: int =
     return (f"{'bf16' if bf16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours achieved "
             f"{gflops:.0f} GFLOP/s{how}: MFU {gflops / peak:.1%}")
 
-
-def peak_rss_gib() -> float:
-    """This process's peak resident memory so far, in GiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / (1 << 30) if platform.system() == "Darwin" else peak / (1 << 20)

@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _common import cpu_line, resolve_on  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from hybrid_retrieval.bench.hardware import cpu_line
+from hybrid_retrieval.precision import resolve_precision
 
 GIB = 2**30
 
@@ -78,7 +77,7 @@ def main() -> None:
     from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
-    precision = resolve_on("cpu", args.precision)
+    precision = resolve_precision(args.precision, "cpu")
     model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, fast_dropout=args.fast_dropout)
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])

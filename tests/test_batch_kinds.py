@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import chisquare
 
 from conftest import ROOT, compose_config
-from hybrid_retrieval.data.batch_kinds import CrossLingual, Monolingual, MultilingualMono
+from hybrid_retrieval.data.batch_kinds import CrossLingual, Monolingual, MultilingualMono, hybrid_recipe
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.download import resolve_root
 from hybrid_retrieval.data.sampler import HybridBatchSampler
@@ -93,7 +93,7 @@ def test_monolingual_only_items_never_make_a_cross_lingual_pair(mlqa, cross_mode
     corpus = ParallelCorpus.combine({"mlqa_r": mlqa, "tydi": tydi}, langs)
     from_tydi = np.array([name.startswith("tydi:") for name in corpus.items])
     assert (corpus.available[from_tydi].sum(axis=1) == 1).all()  # one language each
-    s = HybridBatchSampler(corpus.available, 16, cross_ratio=0.5, cross_mode=cross_mode, num_batches=300, seed=2)
+    s = HybridBatchSampler(corpus.available, 16, hybrid_recipe(0.5, cross_mode), num_batches=300, seed=2)
     seen_mono_tydi = set()
     for plan in s.plan(0):
         for i, q, p, _ in plan.samples:
@@ -109,7 +109,7 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
     import pytorch_lightning as pl
 
     from hybrid_retrieval.job.checkpointing import TrainingRecord
-    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.job.train import build, build_datamodule
     from hybrid_retrieval.config.validate import check_cross_lingual_languages
 
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
@@ -118,7 +118,7 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
                           "data.batch_size=4", "data.num_batches=8", "trainer.max_steps=8", "trainer.precision=32-true"])
     check_cross_lingual_languages(cfg)
     model = build(cfg.model)
-    dm = build(cfg.data, collate_fn=model.make_collator())
+    dm = build_datamodule(cfg.data, collate_fn=model.make_collator())
     plans = dm.make_sampler().plan(0)
     assert Counter(p.kind for p in plans) == {"cross": 4, "english_queries": 2, "mono": 2}
     for plan in plans:

@@ -168,3 +168,69 @@ def test_combined_corpus_is_checked_before_loading(tmp_path):
     with pytest.raises(DataNotFoundError, match=r"data\.corpus\.sources\.tydi: no data for 'sw'"):
         check_training_corpus(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
                                                     f"data.corpus.sources.tydi.root={tmp_path}"]))
+
+
+@pytest.mark.parametrize("ratio, mode", [(0.25, "per_batch"), (0.5, "per_sample")])
+def test_hybrid_recipe_helper_is_the_recipe_yaml(ratio, mode):
+    """hybrid_recipe (for scripts and tests without Hydra) builds what conf/recipe/hybrid.yaml instantiates."""
+    from hydra.utils import instantiate
+
+    cfg = compose_config(["experiment=smoke", f"data.cross_ratio={ratio}", f"data.cross_mode={mode}"])
+
+    def described(kinds):
+        return [(name, type(k), k.share, getattr(k, "pairing", None), k.share_key) for name, k in kinds.items()]
+
+    assert described(instantiate(cfg.data.batch_kinds)) == described(hybrid_recipe(ratio, mode))
+
+
+def two_language_corpus(items: int = 40) -> ParallelCorpus:
+    from hybrid_retrieval.data.corpus import Example, Passage
+
+    return ParallelCorpus({(f"it{i:02d}", lang): Example(f"q{i} {lang}", Passage(f"p{i}-{lang}", f"a{i} {lang}"))
+                           for i in range(items) for lang in ("de", "en")}, ["de", "en"])
+
+
+def test_no_batch_kinds_is_an_error_naming_the_recipe():
+    from hybrid_retrieval.config.validate import ConfigError, check_cross_lingual_languages
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+
+    with pytest.raises(ValueError, match=r"data\.batch_kinds: empty; .*recipe"):
+        HybridBatchSampler(np.ones((100, 2), dtype=bool), 4, {})
+    with pytest.raises(ValueError, match=r"data\.batch_kinds: empty; .*recipe"):
+        HybridDataModule(two_language_corpus(), {})
+    cfg = compose_config(["experiment=smoke"])
+    cfg.data.batch_kinds = {}  # a recipe of your own that names no kind
+    with pytest.raises(ConfigError, match=r"data\.batch_kinds: empty; .*recipe"):
+        check_cross_lingual_languages(cfg)
+
+
+def test_an_error_names_the_key_that_set_the_share():
+    one_language = np.ones((100, 1), dtype=bool)
+    with pytest.raises(ValueError, match=r"^data\.cross_ratio=0\.5 needs cross-lingual batches"):
+        HybridBatchSampler(one_language, 4, hybrid_recipe(0.5))
+    with pytest.raises(ValueError, match=r"^data\.batch_kinds\.cross\.share=0\.5 needs cross-lingual batches"):
+        HybridBatchSampler(one_language, 4, kinds(cross=0.5, mono=0.5))
+
+
+class MarkedCross(Monolingual):
+    """Monolingual pairs in a kind that calls itself cross-lingual: the counts follow the kind, not the languages."""
+
+    cross_lingual = True
+
+
+def test_cross_batch_fraction_comes_from_the_kinds_attribute():
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+    from hybrid_retrieval.job.batch_counts import BatchCounts
+
+    def collate(rows):
+        return {"kind": rows[0]["kind"], "cross_lingual": rows[0]["cross_lingual"], "rows": rows}
+
+    dm = HybridDataModule(two_language_corpus(), {"marked": MarkedCross(0.5), "mono": Monolingual(None)},
+                          batch_size=4, num_batches=20, collate_fn=collate)
+    counts = BatchCounts()
+    for batch in dm.train_dataloader():
+        assert all(r["query_lang"] == r["passage_lang"] for r in batch["rows"])  # no pair is cross-lingual ...
+        assert batch["cross_lingual"] == (batch["kind"] == "marked")  # ... but the batch carries its kind's flag
+        counts.add(batch)
+    metrics = counts.metrics(list(dm.batch_kinds))
+    assert metrics["train/cross_batch_fraction"] == metrics["train/batch_share/marked"] == 0.5

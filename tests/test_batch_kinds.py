@@ -234,3 +234,17 @@ def test_cross_batch_fraction_comes_from_the_kinds_attribute():
         counts.add(batch)
     metrics = counts.metrics(list(dm.batch_kinds))
     assert metrics["train/cross_batch_fraction"] == metrics["train/batch_share/marked"] == 0.5
+
+
+def test_data_keys_are_the_datamodules_arguments_less_the_recipe_knobs():
+    """The job passes every data key to the data module except the recipe's knobs, which the recipe reads."""
+    import inspect
+    from dataclasses import fields
+
+    from hybrid_retrieval.config.schema import RECIPE_KNOBS, DataSchema
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+
+    assert set(RECIPE_KNOBS) == {"cross_ratio", "cross_mode", "code_switch_rate"}
+    arguments = set(inspect.signature(HybridDataModule).parameters)
+    keys = {f.name for f in fields(DataSchema)} - {"_target_"}
+    assert keys - set(RECIPE_KNOBS) <= arguments and not arguments & set(RECIPE_KNOBS)

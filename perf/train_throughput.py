@@ -53,7 +53,8 @@ def run_ours(args) -> dict:
                         fast_dropout=args.fast_dropout, unpad=not args.no_unpad,
                         unpad_chunk_overhead=args.unpad_chunk_overhead)
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch
-    dm = HybridDataModule(corpus, hybrid_recipe(0.0), batch_size=args.batch_size, seed=0, collate_fn=model.make_collator())
+    dm = HybridDataModule(corpus, hybrid_recipe(0.0), batch_size=args.batch_size, seed=0,
+                          collate_fn=model.make_collator())
     stamps, tokens = [], []
 
     class Clock(pl.Callback):

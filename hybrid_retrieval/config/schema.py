@@ -91,7 +91,7 @@ class DataSchema:
     seed: int = 0
     batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
     language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
-    code_switch_rate: float = recipe_knob(0.5, between(0, 1))  # recipe=code_switched: P(a translatable word is switched)
+    code_switch_rate: float = recipe_knob(0.5, between(0, 1))  # recipe=code_switched: P(a word is switched)
 
 
 @dataclass

@@ -70,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
+    from hybrid_retrieval.data.batch_kinds import hybrid_recipe
     from hybrid_retrieval.data.corpus import ParallelCorpus
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.job.memory import peak_rss_gib, release_free_heap, reset_peak
@@ -82,7 +83,7 @@ def main() -> None:
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()
-    dm = HybridDataModule(corpus, batch_size=args.batch_size, cross_ratio=0.5, seed=0, collate_fn=collator)
+    dm = HybridDataModule(corpus, hybrid_recipe(0.5), batch_size=args.batch_size, seed=0, collate_fn=collator)
     dm.setup("fit")
     loader = dm.train_dataloader()
     optimizer = model.make_optimizer()

@@ -46,6 +46,7 @@ def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, in
 def run_ours(args) -> dict:
     import pytorch_lightning as pl
 
+    from hybrid_retrieval.data.batch_kinds import hybrid_recipe
     from hybrid_retrieval.data.corpus import Example, ParallelCorpus, Passage
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.model.dual_encoder import DualEncoder
@@ -58,7 +59,8 @@ def run_ours(args) -> dict:
                         fast_dropout=args.fast_dropout, unpad=not args.no_unpad,
                         unpad_chunk_overhead=args.unpad_chunk_overhead)
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch
-    dm = HybridDataModule(corpus, batch_size=args.batch_size, cross_ratio=0.0, seed=0, collate_fn=model.make_collator())
+    dm = HybridDataModule(corpus, hybrid_recipe(0.0), batch_size=args.batch_size, seed=0,
+                          collate_fn=model.make_collator())
     stamps, tokens = [], []
 
     class Clock(pl.Callback):

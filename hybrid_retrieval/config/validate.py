@@ -103,14 +103,16 @@ def check_grad_cache(cfg: DictConfig) -> None:
 
 
 def check_cross_lingual_languages(cfg: DictConfig) -> None:
-    """Every batch kind in use (share not 0) must have the training languages it needs (``min_languages``)."""
+    """The recipe names batch kinds, and every kind in use (share not 0) has the training languages it needs
+    (``BatchKind.min_languages``). The error names the key that set the kind's share: the kind's
+    ``share_key`` (``data.cross_ratio`` in recipe=hybrid) when the recipe declares one."""
     from hydra.utils import get_class
 
-    data = cfg.data
-    ratio, langs = float(data.cross_ratio), list(data.languages)
-    kinds = data.get("batch_kinds") or {}
-    if not kinds and ratio > 0 and len(set(langs)) < 2:  # no recipe: the datamodule's own hybrid default
-        kinds = {"cross": {"_target_": "hybrid_retrieval.data.batch_kinds.CrossLingual", "share": ratio}}
+    langs = list(cfg.data.languages)
+    kinds = cfg.data.get("batch_kinds") or {}
+    if not kinds:
+        raise ConfigError("data.batch_kinds: empty; choose a recipe (recipe=hybrid, xx, xy, multilingual, "
+                          "code_switched or your own in conf/recipe/)")
     for name, kind in kinds.items():
         share = kind.get("share")
         if share == 0 or not kind.get("_target_"):
@@ -121,10 +123,11 @@ def check_cross_lingual_languages(cfg: DictConfig) -> None:
             raise ConfigError(f"data.batch_kinds.{name}._target_={kind['_target_']!r}: cannot import it ({err})") from None
         if len(set(langs)) >= needed:
             continue
-        if OmegaConf.is_config(kind) and OmegaConf.is_interpolation(kind, "share") \
-                and "data.cross_ratio" in str(kind._get_node("share")._value()):
-            raise ConfigError(f"data.cross_ratio={ratio} needs at least two training languages, "
-                              f"but data.languages={langs}; add a language or set data.cross_ratio=0")
+        key = kind.get("share_key")
+        if key:
+            count = ("one", "two", "three", "four")[needed - 1] if needed <= 4 else str(needed)
+            raise ConfigError(f"{key}={share} needs at least {count} training languages, but data.languages={langs}; "
+                              f"add a language or set {key}=0")
         raise ConfigError(f"data.batch_kinds.{name} ({kind['_target_'].rsplit('.', 1)[-1]}, share {share}) needs at "
                           f"least {needed} training languages, but data.languages={langs}; add a language or "
                           f"choose another recipe")

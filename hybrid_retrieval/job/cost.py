@@ -23,9 +23,9 @@ class PhaseCost:
 
 def training_lengths(cfg, model) -> tuple[list[int], int]:
     """Real lengths of every query and passage the job's training steps encode, and the number of pairs."""
-    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.job.train import build_datamodule
 
-    dm = build(cfg.data, collate_fn=model.make_collator())
+    dm = build_datamodule(cfg.data, collate_fn=model.make_collator())
     dm.setup("fit")
     batches = int(cfg.trainer.max_steps) * int(cfg.trainer.get("accumulate_grad_batches") or 1)
     lengths, pairs, done = [], 0, 0

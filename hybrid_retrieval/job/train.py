@@ -11,12 +11,22 @@ import hydra
 from hydra.errors import InstantiationException
 import pytorch_lightning as pl
 from pytorch_lightning.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import hybrid_retrieval.job.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
+from hybrid_retrieval.config.schema import RECIPE_KNOBS
 from hybrid_retrieval.job import train_progress
 from hybrid_retrieval.job.checkpointing import JobCheckpoints
 from hybrid_retrieval.progress import phase
+
+
+def build_datamodule(data: DictConfig, **kwargs: Any) -> Any:
+    """The data module of the ``data`` node, built without the recipe's knobs (``data.cross_ratio``, ...:
+    config/schema.RECIPE_KNOBS), which the recipe's batch kinds have already read by interpolation."""
+    args = OmegaConf.to_container(data, resolve=True, throw_on_missing=True)
+    for key in RECIPE_KNOBS:
+        args.pop(key, None)
+    return build(args, **kwargs)
 
 
 def build(node: Any, **kwargs: Any) -> Any:
@@ -40,7 +50,7 @@ class Training(NamedTuple):
 def set_up(cfg: DictConfig, checkpoints: JobCheckpoints, resuming: bool) -> Training:
     """Build model, data module, logger and trainer (``model.backbone`` is loaded, or materialised, here)."""
     model = build(cfg.model)
-    datamodule = build(cfg.data, collate_fn=model.make_collator())
+    datamodule = build_datamodule(cfg.data, collate_fn=model.make_collator())
     logger = build(cfg.logger) if cfg.get("logger") else False
     if resuming:
         checkpoints.keep_earlier_log(logger)

@@ -97,7 +97,7 @@ class DualEncoder(pl.LightningModule):
         # what was trained (batches per kind) is counted once, by checkpointing.TrainingRecord
         # with cross-device negatives the mean over ranks is the loss of the whole global batch
         self.log("train/loss", loss, prog_bar=True, batch_size=n, sync_dist=bool(self.hparams.cross_device_negatives))
-        self.log("train/cross_batch", batch["is_cross"].float(), batch_size=n)
+        self.log("train/cross_batch", float(batch["cross_lingual"]), batch_size=n)
         return loss
 
     def _grad_cache_step(self, batch: dict[str, Any], keys: torch.Tensor | None) -> torch.Tensor:

@@ -6,7 +6,8 @@ already checked by Hydra while it composes (hybrid_retrieval/config/schema.py);
 here come the rules the schemas declare or point at (each rule is written once,
 by the code that owns the key: :mod:`hybrid_retrieval.rules`), the keys of closed
 groups, the checks that involve several keys, and the hooks that the training
-corpus' loader and each benchmark bring for their own languages and files.
+corpus' loader and each benchmark bring for their own languages and files, and
+the arguments each training callback (``callbacks.<name>``) is given.
 """
 from __future__ import annotations
 

@@ -62,3 +62,20 @@ def test_an_unknown_callback_class_fails_naming_the_key(tmp_path):
 def test_a_callback_without_target_fails_naming_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"callbacks\.extra: a callback node needs a _target_"):
         callbacks(tmp_path, "+callbacks.extra.every=3")
+
+
+def test_training_without_its_record_fails_naming_the_callback(data_root, tmp_path):
+    from hybrid_retrieval.job.run_job import run_job
+
+    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["callbacks.training_record=null", "save_encoder=false"])
+    with pytest.raises(ConfigError, match=r"no TrainingRecord.*keep callbacks\.training_record"):
+        run_job(cfg)
+
+
+def test_a_job_without_checkpoints_writes_none_anywhere(data_root, tmp_path):
+    from hybrid_retrieval.job.run_job import run_job
+
+    metrics = run_job(compose_config(smoke_overrides(data_root, tmp_path) + ["checkpoint.every_n_steps=0",
+                                                                             "save_encoder=false"]))
+    assert metrics["train/steps"] == 6 and "train/final_loss" in metrics
+    assert list(tmp_path.rglob("*.ckpt")) == [] and not (tmp_path / "checkpoints").exists()

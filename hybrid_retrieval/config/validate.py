@@ -184,7 +184,7 @@ HYDRA_KEYS = ("_target_", "_args_", "_recursive_", "_convert_", "_partial_")
 
 
 def check_callbacks(cfg: DictConfig) -> None:
-    """Each ``callbacks.<name>`` (conf/callbacks/) is null (off) or names an importable ``_target_`` that takes its keys.
+    """Each ``callbacks.<name>`` (conf/callbacks/) is null (off) or an importable ``_target_`` that takes its keys.
 
     A typo in a key that the yaml declares already fails while composing ("not in struct");
     this catches a ``+callbacks...`` key or ``_target_`` that instantiating would only reject

@@ -52,7 +52,7 @@ class JobCheckpoints:
         self._job = resume.training_config(cfg)
 
     def trainer_kwargs(self) -> dict[str, Any]:
-        """Trainer arguments beyond the callbacks (conf/callbacks/): checkpoint files written atomically as plain data."""
+        """Trainer arguments beyond the callbacks (conf/callbacks/): checkpoints written atomically, as plain data."""
         return {"plugins": [AtomicCheckpointIO()]}
 
     def resume_path(self) -> str | None:

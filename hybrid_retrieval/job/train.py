@@ -52,8 +52,9 @@ def set_up(cfg: DictConfig, checkpoints: JobCheckpoints, resuming: bool) -> Trai
     callbacks = instantiate_callbacks(cfg)  # conf/callbacks/: checkpoints, RNG state, training record, progress, ...
     # only the configured ModelCheckpoint writes checkpoints; Lightning would add its own (every epoch) otherwise
     writes_checkpoints = any(isinstance(cb, ModelCheckpoint) for cb in callbacks)
-    trainer: pl.Trainer = build(cfg.trainer, logger=logger, callbacks=callbacks, enable_checkpointing=writes_checkpoints,
-                                **checkpoints.trainer_kwargs(), **train_progress.trainer_kwargs(cfg))
+    trainer: pl.Trainer = build(cfg.trainer, logger=logger, callbacks=callbacks,
+                                enable_checkpointing=writes_checkpoints, **checkpoints.trainer_kwargs(),
+                                **train_progress.trainer_kwargs(cfg))
     return Training(model, datamodule, logger, trainer)
 
 

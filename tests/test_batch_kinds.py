@@ -108,7 +108,7 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
     """docs/recipes.md: tests/toy_kind.py (the class) + tests/conf/recipe/english_queries.yaml (the entry)."""
     import pytorch_lightning as pl
 
-    from hybrid_retrieval.job.checkpointing import TrainingRecord
+    from hybrid_retrieval.job.training_record import TrainingRecord
     from hybrid_retrieval.job.train import build, build_datamodule
     from hybrid_retrieval.config.validate import check_cross_lingual_languages
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.job import checkpointing
+from hybrid_retrieval.job import checkpoint_io
 from hybrid_retrieval.files import DiskFullError
 from hybrid_retrieval.job.run_job import run_job
 
@@ -91,7 +91,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_t
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(obj, f, *args, **kwargs)
 
-    monkeypatch.setattr(checkpointing.torch, "save", save)
+    monkeypatch.setattr(checkpoint_io.torch, "save", save)
     with pytest.raises(DiskFullError) as err:
         run_job(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
     ckpt_dir = tmp_path / "checkpoints"

@@ -6,7 +6,8 @@ already checked by Hydra while it composes (hybrid_retrieval/config/schema.py);
 here come the rules the schemas declare or point at (each rule is written once,
 by the code that owns the key: :mod:`hybrid_retrieval.rules`), the keys of closed
 groups, the checks that involve several keys, and the hooks that the training
-corpus' loader and each benchmark bring for their own languages and files.
+corpus' loader and each benchmark bring for their own languages and files, and
+the arguments each training callback (``callbacks.<name>``) is given.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def validate(cfg: DictConfig) -> None:
     check_data_root(cfg)
     check_benchmarks(cfg)
     check_training_corpus(cfg)
+    check_callbacks(cfg)
 
 
 # --- schema-driven -----------------------------------------------------------------------------
@@ -177,3 +179,47 @@ def check_benchmarks(cfg: DictConfig) -> None:
                 Protocol.from_node(name, plain, getattr(module, "SETTINGS", ("mono",)))
         except ValueError as err:
             raise ConfigError(str(err)) from None
+
+
+# --- training callbacks ------------------------------------------------------------------------
+
+HYDRA_KEYS = ("_target_", "_args_", "_recursive_", "_convert_", "_partial_")
+
+
+def check_callbacks(cfg: DictConfig) -> None:
+    """Each ``callbacks.<name>`` (conf/callbacks/) is null (off) or an importable ``_target_`` that takes its keys.
+
+    A typo in a key that the yaml declares already fails while composing ("not in struct");
+    this catches a ``+callbacks...`` key or ``_target_`` that instantiating would only reject
+    after the model and data are loaded.
+    """
+    import difflib
+    import inspect
+
+    from hydra.utils import get_object
+
+    node = cfg.get("callbacks")
+    if node is None:
+        return
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"callbacks={show(node)}: must be a mapping of name -> callback node (conf/callbacks/)")
+    for name, callback in node.items():
+        if callback is None:
+            continue
+        if not isinstance(callback, DictConfig) or not callback.get("_target_"):
+            raise ConfigError(f"callbacks.{name}: a callback node needs a _target_ (a Callback class; see "
+                              f"conf/callbacks/), or null to turn it off")
+        try:
+            target = get_object(str(callback._target_))
+            params = inspect.signature(target).parameters
+        except Exception as err:  # an unknown or unimportable name: say which key names it
+            raise ConfigError(f"callbacks.{name}._target_={callback._target_!r}: cannot import it ({err})") from None
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        accepted = [k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+        for key in callback:
+            if key not in HYDRA_KEYS and key not in accepted:
+                close = difflib.get_close_matches(str(key), accepted, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ConfigError(f"callbacks.{name}.{key}: not an argument of {callback._target_}; {hint}"
+                                  f"its arguments: {accepted}")

@@ -2,7 +2,7 @@
 
 Hybrid training is only meaningful if all ranks take the same batch kind and
 languages at the same step; the sampler guarantees it by construction, and
-this trace lets a run prove it.  With ``model.trace_batches=true`` rank r
+this trace lets a run prove it.  With ``callbacks=with_batch_trace`` rank r
 appends one JSON line per step to ``<output_dir>/batch_trace/rank<r>.jsonl``:
 ``{"step", "kind", "is_cross", "query_langs", "passage_langs"}`` (the batch kind's name, whether that kind is
 cross-lingual, languages as codes, one per pair).  Compare the files of two ranks line by line.

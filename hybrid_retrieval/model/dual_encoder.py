@@ -36,7 +36,7 @@ class DualEncoder(pl.LightningModule):
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  sparse_embeddings: bool = True, freeze_embeddings: bool = False, fused_adamw: bool = True,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 trace_batches: bool = False, compile: bool = False, dropout: float | None = None,
+                 compile: bool = False, dropout: float | None = None,
                  fast_dropout: bool = False, unpad: bool = True, unpad_chunk_overhead: int = 64):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
@@ -94,7 +94,7 @@ class DualEncoder(pl.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}")
         n = batch["query"]["input_ids"].shape[0]
-        # what was trained (batches per kind) is counted once, by checkpointing.TrainingRecord
+        # what was trained (batches per kind) is counted once, by job/training_record.TrainingRecord
         # with cross-device negatives the mean over ranks is the loss of the whole global batch
         self.log("train/loss", loss, prog_bar=True, batch_size=n, sync_dist=bool(self.hparams.cross_device_negatives))
         self.log("train/cross_batch", float(batch["cross_lingual"]), batch_size=n)
@@ -112,12 +112,6 @@ class DualEncoder(pl.LightningModule):
             if scheduler is not None:
                 scheduler.step()
         return loss
-
-    def configure_callbacks(self) -> list[pl.Callback]:
-        """``model.trace_batches``: every rank writes its batches' kind and languages (data/batch_trace.py)."""
-        from hybrid_retrieval.data.batch_trace import BatchTrace
-
-        return [BatchTrace()] if self.hparams.trace_batches else []
 
     def setup(self, stage: str) -> None:
         """Sparse embedding gradients on one process; DDP all-reduces dense gradients only."""

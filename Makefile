@@ -1,8 +1,9 @@
 # Two commands from a fresh clone (README, first screen):
 #   make sweep   virtualenv + install, then the main sweep (5 cross-ratio jobs) and its report
 #   make test    virtualenv + install, then the test suite (python -m pytest -q -n 2)
+#   make lint    virtualenv + install, then ruff check, ruff format --check and actionlint
 # Benchmark files come from $HYBRID_RETRIEVAL_DATA when set, else they are downloaded on first use
-# into ~/.cache/hybrid_retrieval/data (pinned, sha256-checked). .ci/run uses `make setup`.
+# into ~/.cache/hybrid_retrieval/data (pinned, sha256-checked). .ci/run runs the README's `make lint` and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ ifndef SWEEP_DIR  # fixed once (:=), so the report reads the dir the sweep wrote
 SWEEP_DIR := multirun/$(SWEEP)/$(shell date +%Y-%m-%d_%H-%M-%S)
 endif
 
-.PHONY: setup sweep smoke test
+.PHONY: setup sweep smoke test lint
 
 setup: $(VENV)/.installed
 
@@ -33,3 +34,9 @@ smoke: setup
 
 test: setup
 	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/python -m pytest -q -n 2
+
+# ruff (pyproject.toml) over the tree, and actionlint (a pip-installed binary) over .github/workflows
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/actionlint

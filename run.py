@@ -34,11 +34,11 @@ def main(cfg: DictConfig) -> float | None:
     from hybrid_retrieval.job.run_job import run_job
 
     out_dir = Path(cfg.paths.output_dir)
-    key = optimized_metric(cfg)
     digest = job_status.config_digest(cfg)
     done = None if cfg.get("rerun", False) else job_status.finished_metrics(out_dir, digest)
     if done is not None:  # a re-run sweep: this job finished with this config; its results stand
         log.info("job already complete in %s (same config): skipped; rerun=true runs it again", out_dir)
+        key = optimized_metric(cfg)  # from the benchmarks.json the job wrote beside its metrics
         return done.get(key) if key else None
     records = rank_zero_only.rank == 0  # extra DDP ranks rerun this job in the same dir; rank 0 speaks for it
     if records:
@@ -67,6 +67,7 @@ def main(cfg: DictConfig) -> float | None:
     if records:
         job_status.write_status(out_dir, job_status.COMPLETE, config_sha256=digest)
     tracking.finish()  # no-op unless a W&B run is still open; the next job must get its own
+    key = optimized_metric(cfg)  # from the benchmarks.json the job wrote beside its metrics
     if key is not None and key not in metrics:
         log.warning("optimized_metric=%s is not among this job's metrics; Hydra gets None", key)
     return metrics.get(key) if key else None

@@ -15,53 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
-import resource
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from typing import Iterator
 
-import numpy as np
-
-VOCAB = ("river castle engine garden market winter bridge forest valley harbor island mountain desert village "
-         "temple library museum station tower canal meadow orchard quarry glacier volcano lagoon prairie canyon "
-         "fortress cathedral lighthouse vineyard").split()
-
-
-def passage_text(i: int) -> str:
-    """Passage i, a deterministic function of i (so queries can quote it without storing the corpus)."""
-    v = len(VOCAB)
-    w = [VOCAB[(i * p + k * 7919) % v] for k, p in enumerate((31, 17, 13, 7))]
-    return f"{VOCAB[(i // 10) % v].title()} {w[0]} {w[1]} {i} {w[2]} {w[3]}"
-
-
-@dataclass(frozen=True)
-class SyntheticCorpus:
-    n: int
-    description: str = "synthetic"
-
-    def batches(self, size: int) -> Iterator[tuple[list[str], list[str]]]:
-        for lo in range(0, self.n, size):
-            rows = range(lo, min(lo + size, self.n))
-            yield [f"d{i}" for i in rows], [passage_text(i) for i in rows]
-
-
-def synthetic_queries(n_passages: int, n_queries: int, seed: int = 0) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    """Each query quotes three words and the number of one passage, which is its only relevant one."""
-    targets = np.random.default_rng(seed).choice(n_passages, size=min(n_queries, n_passages), replace=False)
-    queries, qrels = {}, {}
-    for q, t in enumerate(targets.tolist()):
-        words = passage_text(t).split()
-        queries[f"q{q}"] = f"{words[1]} {words[3]} {words[4]}"
-        qrels[f"q{q}"] = {f"d{t}": 1}
-    return queries, qrels
-
-
-def peak_rss_gib() -> float:
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return kib / (1 << 30) if platform.system() == "Darwin" else kib / (1 << 20)
+from hybrid_retrieval.eval.synthetic import SyntheticCorpus, synthetic_queries
+from hybrid_retrieval.job.memory import peak_rss_gib
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from hybrid_retrieval.eval.protocol import Protocol
     from hybrid_retrieval.eval.search import IndexSpec
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.model.tiny import build_tiny_bert
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
     encoder = TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,

@@ -20,14 +20,19 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, mfu_line,  # noqa: E402
-                     native_bf16_on, non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, run_isolated,
-                     spread, sync, xquad_texts as texts)
+from _common import xquad_texts as texts  # noqa: E402
+
+from hybrid_retrieval.bench.flops import count_tokens, non_embedding_params  # noqa: E402
+from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, sync  # noqa: E402
+from hybrid_retrieval.bench.peers import encoding_configs  # noqa: E402
+from hybrid_retrieval.bench.rounds import emit, fastest, run_against_peer, run_isolated, spread  # noqa: E402
+from hybrid_retrieval.job.memory import peak_rss_gib  # noqa: E402
+from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 
 def load_model(args):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
     return model.to(args.device)
@@ -36,7 +41,7 @@ def load_model(args):
 def run_ours(args) -> dict:
     queries, passages = texts(args.languages, args.limit)
     model = load_model(args)
-    encoder = model.text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
+    encoder = model.text_encoder(batch_size=args.batch_size, precision=resolve_precision(args.precision, args.device))
     encoder.show_progress = False
     tokens = count_tokens(model.encoder)
     t0 = time.perf_counter()
@@ -74,36 +79,13 @@ def run_full_eval(args) -> dict:
     from hybrid_retrieval.eval.benchmarks.lareqa import load_lareqa
 
     bench = load_lareqa("xquad_r", "xquad-r", args.eval_languages)
-    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=resolve_on(args.device, args.precision))
+    encoder = load_model(args).text_encoder(batch_size=args.batch_size, precision=resolve_precision(args.precision, args.device))
     encoder.show_progress = False
     t0 = time.perf_counter()
     metrics, _ = bench.evaluate(encoder, depth=100)
     total = time.perf_counter() - t0
     phases = {k.split("xquad_r_")[1][:-2]: v for k, v in metrics.items() if k.startswith("time/xquad_r_")}
     return {"total_s": total, "phases": phases, "multi_map": metrics["xquad_r/multi/map"]}
-
-
-def peer_batches(args) -> list[int]:
-    """The peer's default batch (32), ours, and 128 (where large batches pay, e.g. a GPU), each once."""
-    return list(dict.fromkeys((32, args.batch_size, 128)))
-
-
-def peer_configs(args) -> tuple[dict[str, list[str]], str]:
-    """The peer's runs: its default, and its fastest documented configuration on this device; and why."""
-    configs = {"default (fp32, batch 32)": ["--st-batch-size=32"]}
-    native = native_bf16_on(args.device)
-    if args.peer_bf16 == "always" or (args.peer_bf16 == "auto" and native):
-        for batch in peer_batches(args):  # either may be the faster
-            configs[f"bf16 model, batch {batch}"] = ["--st-bf16", f"--st-batch-size={batch}"]
-    if len(configs) == 1 or args.peer_bf16 == "always":  # without a bf16 run, fp32 at a larger batch is the candidate
-        for batch in peer_batches(args)[1:]:
-            configs[f"fp32, batch {batch}"] = [f"--st-batch-size={batch}"]
-    note = (f"bf16 is native on this {args.device}: the peer's fastest documented configuration is a bf16 model"
-            if native else
-            "bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
-            "peer's fastest documented configuration here is fp32 (run at its default batch and larger)"
-            + ("" if args.peer_bf16 == "always" else "; a bf16 model not run (--peer-bf16 always runs it)"))
-    return configs, note
 
 
 def main() -> None:
@@ -130,8 +112,8 @@ def main() -> None:
               f"--batch-size={args.batch_size}", f"--max-length={args.max_length}", f"--precision={args.precision}",
               f"--device={args.device}"] + ([f"--limit={args.limit}"] if args.limit else [])
     print(cpu_line())
-    print(gpu_line() or f"machine: {machine()}")
-    configs, note = peer_configs(args)
+    print(gpu_line() or f"machine: {machine_line()}")
+    configs, note = encoding_configs(args.device, args.peer_bf16, args.batch_size)
     print(f"peer: {note}")
     peer, results = run_against_peer(__file__, {name: common + extra for name, extra in configs.items()},
                                      {"default": common}, args.rounds, "texts_per_s")
@@ -144,10 +126,10 @@ def main() -> None:
               f"{spread(r)}")
     best_name, best = fastest(peer, "texts_per_s")
     print(f"peer at its best here: SentenceTransformer.encode ({best_name}, {best['texts_per_s']:.1f} texts/s)")
-    print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_on(args.device, args.precision)}, "
+    print(f"hybrid-retrieval encode (precision {args.precision} -> {resolve_precision(args.precision, args.device)}, "
           f"length-sorted, batch {args.batch_size}): {ours['texts_per_s']:.1f} texts/s  peak RSS {ours['peak_rss_gib']:.2f} GiB"
           f"{spread(ours)}")
-    print(mfu_line(resolve_on(args.device, args.precision), args.device, ours["gflops"],
+    print(mfu_line(resolve_precision(args.precision, args.device), args.device, ours["gflops"],
                    f" (2 x non-embedding parameters x tokens fed, of which {ours['padding']:.1%} padding)"))
     if not args.no_full_eval:
         full = run_isolated(__file__, "eval", common)

@@ -27,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import cpu_line, gpu_line, resolve_on, xquad_texts as _texts  # noqa: E402
+from _common import xquad_texts as _texts  # noqa: E402
+
+from hybrid_retrieval.bench.hardware import cpu_line, gpu_line  # noqa: E402
+from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 
 def _model(device: str, max_length: int = 128):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length)
     return model.to(device).eval()
@@ -89,7 +92,8 @@ def check_faiss(args) -> int:
     if args.device == "cuda" and not gpu:
         print("faiss-gpu is not installed or sees no GPU: GPU search NOT measured (pip install faiss-gpu-cu12)")
     queries, passages = _texts(args.languages, args.limit)
-    encoder = _model(args.device).text_encoder(batch_size=128, precision=resolve_on(args.device, args.precision))
+    precision = resolve_precision(args.precision, args.device)
+    encoder = _model(args.device).text_encoder(batch_size=128, precision=precision)
     encoder.show_progress = False
     q = encoder.encode(queries, "query")
     p = encoder.encode(passages, "passage")
@@ -139,7 +143,7 @@ def _evaluate(device: str, precision: str, languages: list[str], articles: int |
 
 
 def check_agree(args) -> int:
-    precision = resolve_on(args.device, args.precision)
+    precision = resolve_precision(args.precision, args.device)
     dev, t_dev = _evaluate(args.device, precision, args.languages, args.articles)
     ref, t_ref = _evaluate("cpu", "32-true", args.languages, args.articles)
     print(f"zero-shot XQuAD-R ({' '.join(args.languages)}): {args.device} {precision} {t_dev:.1f} s, cpu 32-true {t_ref:.1f} s")

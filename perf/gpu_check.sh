@@ -48,7 +48,7 @@ step() {  # step NAME LIMIT_S command...
 echo "gpu_check $(date -u +%FT%TZ) device=$DEVICE smoke=$SMOKE python=$PY data=${HYBRID_RETRIEVAL_DATA:-unset}" | tee -a "$LOG"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$LOG"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())" | tee -a "$LOG"
-"$PY" -c "from hybrid_retrieval.model.me5_bundled import ensure_me5_small; ensure_me5_small()" 2>&1 | tail -2 | tee -a "$LOG"  # one conversion, outside the timed steps
+"$PY" -c "from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small; ensure_me5_small()" 2>&1 | tail -2 | tee -a "$LOG"  # one conversion, outside the timed steps
 step train 200 "$PY" perf/train_throughput.py --device "$DEVICE" $TRAIN
 step encode 120 "$PY" perf/eval_throughput.py --device "$DEVICE" $EVAL
 step faiss 60 "$PY" perf/gpu_check.py faiss --device "$DEVICE" $FAISS

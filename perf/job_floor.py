@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _common import cpu_line, matmul_peak_gflops, non_embedding_params, resolve_on  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from hybrid_retrieval.bench.flops import non_embedding_params
+from hybrid_retrieval.bench.hardware import cpu_line, matmul_peak_gflops
+from hybrid_retrieval.precision import resolve_precision
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,51 +38,6 @@ def compose(overrides: list[str]):
         return hydra_compose(config_name="config", overrides=overrides)
 
 
-def sequence_flops(lengths, params: int, layers: int, width: int, backward: bool) -> float:
-    """Matrix-product FLOPs of encoding sequences of these real lengths (forward, x3 with backward)."""
-    forward = sum(2 * params * s + 4 * layers * width * s * s for s in lengths)
-    return 3 * forward if backward else forward
-
-
-def training_lengths(cfg, model) -> tuple[list[int], int]:
-    """Real lengths of every query and passage the job's training steps encode, and the number of pairs."""
-    from hybrid_retrieval.job.train import build
-
-    dm = build(cfg.data, collate_fn=model.make_collator())
-    dm.setup("fit")
-    batches = int(cfg.trainer.max_steps) * int(cfg.trainer.get("accumulate_grad_batches") or 1)
-    lengths, pairs, done = [], 0, 0
-    while done < batches:  # epochs repeat when the job takes more steps than one epoch holds (same totals per epoch)
-        before = done
-        for batch in dm.train_dataloader():
-            for side in ("query", "passage"):
-                lengths += batch[side]["attention_mask"].sum(dim=1).tolist()
-            pairs += int(batch["query"]["input_ids"].shape[0])
-            done += 1
-            if done == batches:
-                break
-        if done == before:
-            raise SystemExit("the training data yields no batches")
-    return lengths, pairs
-
-
-def evaluation_lengths(cfg, model) -> dict[str, list[int]]:
-    """Per benchmark, the token lengths of every text its evaluation encodes once (queries, candidates)."""
-    from hybrid_retrieval.eval.pipeline import Candidates
-    from hybrid_retrieval.job.evaluate import load_benchmarks
-
-    encoder = model.text_encoder()
-    out = {}
-    for name, bench in load_benchmarks(cfg).items():
-        texts = {"query": [t for qs in bench.plan.query_sets.values() for t in qs.queries.values()], "passage": []}
-        for key, corpus in bench.plan.corpora.items():
-            if not isinstance(corpus, Candidates):
-                raise SystemExit(f"{name}/{key}: a streamed corpus; this script counts in-memory pools only")
-            texts["passage"] += corpus.texts
-        out[name] = [len(ids) for kind, items in texts.items() for ids in encoder.token_ids(items, kind)]
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", type=Path, help="a finished job's metrics.json: achieved share of the floor")
@@ -92,22 +46,23 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
+    from hybrid_retrieval.job.cost import job_costs
     from hybrid_retrieval.job.train import build
 
     cfg = compose(args.overrides)
     model = build(cfg.model)
     backbone = model.encoder
+    try:
+        costs, pairs = job_costs(cfg, model)
+    except ValueError as err:  # no training batches, or a corpus this count cannot hold
+        raise SystemExit(str(err)) from err
+    phases = {phase: cost.flops for phase, cost in costs.items()}
+    tokens = {phase: cost.tokens for phase, cost in costs.items()}
     params, layers, width = (non_embedding_params(backbone), backbone.config.num_hidden_layers,
                              backbone.config.hidden_size)
-    train_len, pairs = training_lengths(cfg, model)
-    phases = {"train": sequence_flops(train_len, params, layers, width, backward=True)}
-    tokens = {"train": sum(train_len)}
-    for name, lengths in evaluation_lengths(cfg, model).items():
-        phases[f"eval_{name}"] = sequence_flops(lengths, params, layers, width, backward=False)
-        tokens[f"eval_{name}"] = sum(lengths)
 
-    train_precision = resolve_on("cpu", str(cfg.trainer.precision))
-    eval_precision = {name: resolve_on("cpu", str(node.precision)) for name, node in cfg.eval.benchmarks.items()
+    train_precision = resolve_precision(str(cfg.trainer.precision), "cpu")
+    eval_precision = {name: resolve_precision(str(node.precision), "cpu") for name, node in cfg.eval.benchmarks.items()
                       if node is not None}
     # the best of several: a shared machine's rate swings within a minute, and a floor must not be too high
     peaks = {p: max(matmul_peak_gflops(torch.bfloat16 if p.startswith("bf16") else torch.float32) for _ in range(5))

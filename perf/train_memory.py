@@ -18,12 +18,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
-from _common import cpu_line, resolve_on  # noqa: E402
+import torch
 
-import torch  # noqa: E402
+from hybrid_retrieval.bench.hardware import cpu_line
+from hybrid_retrieval.precision import resolve_precision
 
 GIB = 2**30
 
@@ -71,19 +70,20 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
+    from hybrid_retrieval.data.batch_kinds import hybrid_recipe
     from hybrid_retrieval.data.corpus import ParallelCorpus
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.job.memory import peak_rss_gib, release_free_heap, reset_peak
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
-    precision = resolve_on("cpu", args.precision)
+    precision = resolve_precision(args.precision, "cpu")
     model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, speed={"fast_dropout": args.fast_dropout})
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()
-    dm = HybridDataModule(corpus, batch_size=args.batch_size, cross_ratio=0.5, seed=0, collate_fn=collator)
+    dm = HybridDataModule(corpus, hybrid_recipe(0.5), batch_size=args.batch_size, seed=0, collate_fn=collator)
     dm.setup("fit")
     loader = dm.train_dataloader()
     optimizer = model.make_optimizer()

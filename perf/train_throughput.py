@@ -27,8 +27,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import (count_tokens, cpu_line, emit, fastest, gpu_line, machine, mfu_line, native_bf16_on,  # noqa: E402
-                     non_embedding_params, peak_rss_gib, resolve_on, run_against_peer, spread, sync, xquad_pairs)
+from _common import xquad_pairs  # noqa: E402
+
+from hybrid_retrieval.bench.flops import count_tokens, non_embedding_params  # noqa: E402
+from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, sync  # noqa: E402
+from hybrid_retrieval.bench.peers import training_configs  # noqa: E402
+from hybrid_retrieval.bench.rounds import emit, fastest, run_against_peer, spread  # noqa: E402
+from hybrid_retrieval.job.memory import peak_rss_gib  # noqa: E402
+from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 
 def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, int]:
@@ -40,10 +46,11 @@ def _timed(stamps: list[float], warmup: int, batch_size: int) -> tuple[float, in
 def run_ours(args) -> dict:
     import pytorch_lightning as pl
 
+    from hybrid_retrieval.data.batch_kinds import hybrid_recipe
     from hybrid_retrieval.data.corpus import Example, ParallelCorpus, Passage
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     pairs = xquad_pairs("en")
     corpus = ParallelCorpus({(str(i), "en"): Example(q, Passage(str(i), p)) for i, (q, p) in enumerate(pairs)}, ["en"])
@@ -52,7 +59,8 @@ def run_ours(args) -> dict:
                         speed={"compile": args.compile, "fast_dropout": args.fast_dropout, "unpad": not args.no_unpad,
                                "unpad_chunk_overhead": args.unpad_chunk_overhead})
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch
-    dm = HybridDataModule(corpus, batch_size=args.batch_size, cross_ratio=0.0, seed=0, collate_fn=model.make_collator())
+    dm = HybridDataModule(corpus, hybrid_recipe(0.0), batch_size=args.batch_size, seed=0,
+                          collate_fn=model.make_collator())
     stamps, tokens = [], []
 
     class Clock(pl.Callback):
@@ -61,7 +69,7 @@ def run_ours(args) -> dict:
             stamps.append(time.perf_counter())
             tokens.append((computed["padded"], computed["real"]))  # running totals
 
-    trainer = pl.Trainer(max_steps=args.warmup + args.steps, precision=resolve_on(args.device, args.precision),
+    trainer = pl.Trainer(max_steps=args.warmup + args.steps, precision=resolve_precision(args.precision, args.device),
                          accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, logger=False,
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          use_distributed_sampler=False, callbacks=[Clock()])
@@ -82,7 +90,7 @@ def run_sentence_transformers(args) -> dict:
     from transformers import AutoModel, AutoTokenizer, TrainerCallback
 
     from hybrid_retrieval.model.export import save_encoder
-    from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     src = str(ensure_me5_small())
     st_dir = tempfile.mkdtemp()
@@ -110,21 +118,6 @@ def run_sentence_transformers(args) -> dict:
     seconds, steps = _timed(stamps, args.warmup, args.batch_size)
     return {"pairs_per_s": steps * args.batch_size / seconds, "s_per_step": seconds / steps,
             "peak_rss_gib": peak_rss_gib()}
-
-
-def peer_configs(args) -> tuple[dict[str, list[str]], str]:
-    """The peer's runs: its default, and bf16=True where bf16 is native (or when asked); and why."""
-    configs = {"default (fp32)": []}
-    native = native_bf16_on(args.device)
-    if args.peer_bf16 == "always" or (args.peer_bf16 == "auto" and native):
-        configs["bf16=True"] = ["--st-bf16"]
-    if native:
-        note = f"bf16 is native on this {args.device}: the peer's fastest documented configuration is bf16=True"
-    else:
-        note = ("bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
-                "peer's fastest documented configuration here is its fp32 default"
-                + ("" if "bf16=True" in configs else " (bf16=True not run; --peer-bf16 always runs it)"))
-    return configs, note
 
 
 def main() -> None:
@@ -161,12 +154,12 @@ def main() -> None:
     common = [f"--steps={args.steps}", f"--warmup={args.warmup}", f"--batch-size={args.batch_size}",
               f"--max-length={args.max_length}", f"--precision={args.precision}", f"--device={args.device}",
               f"--unpad-chunk-overhead={args.unpad_chunk_overhead}"]
-    ours_precision = resolve_on(args.device, args.precision)
+    ours_precision = resolve_precision(args.precision, args.device)
     print(cpu_line())
-    print(gpu_line() or f"machine: {machine()}")
+    print(gpu_line() or f"machine: {machine_line()}")
     print(f"setup: multilingual-e5-small (bundled), XQuAD-R en pairs, batch {args.batch_size}, max length "
           f"{args.max_length}, {args.steps} timed steps after {args.warmup} warm-up, device {args.device}")
-    configs, note = peer_configs(args)
+    configs, note = training_configs(args.device, args.peer_bf16)
     print(f"peer: {note}")
     mine = {"default": common + (["--compile"] if args.compile else [])}
     if args.dropout is not None:

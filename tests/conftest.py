@@ -80,9 +80,10 @@ def isolated_cache(tmp_path_factory):
     """Built models go to a per-session cache unless the caller set one (CI may share a warm cache)."""
     if not os.environ.get("HYBRID_RETRIEVAL_CACHE"):
         os.environ["HYBRID_RETRIEVAL_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    os.environ.setdefault("WANDB_MODE", "offline")
-    # a missing benchmark file is an error in tests, never a download (tests/test_download.py turns it on)
-    os.environ.setdefault("HYBRID_RETRIEVAL_DOWNLOAD", "never")
+    # whatever the caller's shell says: tests never log online, and a missing benchmark file is an error in
+    # tests, never a download (tests/test_download.py turns downloads on for its own 127.0.0.1 server)
+    os.environ["WANDB_MODE"] = "offline"
+    os.environ["HYBRID_RETRIEVAL_DOWNLOAD"] = "never"
     yield
 
 

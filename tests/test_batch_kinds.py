@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import chisquare
 
 from conftest import ROOT, compose_config
-from hybrid_retrieval.data.batch_kinds import CrossLingual, Monolingual, MultilingualMono
+from hybrid_retrieval.data.batch_kinds import CrossLingual, Monolingual, MultilingualMono, hybrid_recipe
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.download import resolve_root
 from hybrid_retrieval.data.sampler import HybridBatchSampler
@@ -93,7 +93,7 @@ def test_monolingual_only_items_never_make_a_cross_lingual_pair(mlqa, cross_mode
     corpus = ParallelCorpus.combine({"mlqa_r": mlqa, "tydi": tydi}, langs)
     from_tydi = np.array([name.startswith("tydi:") for name in corpus.items])
     assert (corpus.available[from_tydi].sum(axis=1) == 1).all()  # one language each
-    s = HybridBatchSampler(corpus.available, 16, cross_ratio=0.5, cross_mode=cross_mode, num_batches=300, seed=2)
+    s = HybridBatchSampler(corpus.available, 16, hybrid_recipe(0.5, cross_mode), num_batches=300, seed=2)
     seen_mono_tydi = set()
     for plan in s.plan(0):
         for i, q, p, _ in plan.samples:
@@ -108,8 +108,8 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
     """docs/recipes.md: tests/toy_kind.py (the class) + tests/conf/recipe/english_queries.yaml (the entry)."""
     import pytorch_lightning as pl
 
-    from hybrid_retrieval.job.checkpointing import TrainingRecord
-    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.job.training_record import TrainingRecord
+    from hybrid_retrieval.job.train import build, build_datamodule
     from hybrid_retrieval.config.validate import check_cross_lingual_languages
 
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
@@ -118,7 +118,7 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
                           "data.batch_size=4", "data.num_batches=8", "trainer.max_steps=8", "trainer.precision=32-true"])
     check_cross_lingual_languages(cfg)
     model = build(cfg.model)
-    dm = build(cfg.data, collate_fn=model.make_collator())
+    dm = build_datamodule(cfg.data, collate_fn=model.make_collator())
     plans = dm.make_sampler().plan(0)
     assert Counter(p.kind for p in plans) == {"cross": 4, "english_queries": 2, "mono": 2}
     for plan in plans:
@@ -168,3 +168,83 @@ def test_combined_corpus_is_checked_before_loading(tmp_path):
     with pytest.raises(DataNotFoundError, match=r"data\.corpus\.sources\.tydi: no data for 'sw'"):
         check_training_corpus(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
                                                     f"data.corpus.sources.tydi.root={tmp_path}"]))
+
+
+@pytest.mark.parametrize("ratio, mode", [(0.25, "per_batch"), (0.5, "per_sample")])
+def test_hybrid_recipe_helper_is_the_recipe_yaml(ratio, mode):
+    """hybrid_recipe (for scripts and tests without Hydra) builds what conf/recipe/hybrid.yaml instantiates."""
+    from hydra.utils import instantiate
+
+    cfg = compose_config(["experiment=smoke", f"data.cross_ratio={ratio}", f"data.cross_mode={mode}"])
+
+    def described(kinds):
+        return [(name, type(k), k.share, getattr(k, "pairing", None), k.share_key) for name, k in kinds.items()]
+
+    assert described(instantiate(cfg.data.batch_kinds)) == described(hybrid_recipe(ratio, mode))
+
+
+def two_language_corpus(items: int = 40) -> ParallelCorpus:
+    from hybrid_retrieval.data.corpus import Example, Passage
+
+    return ParallelCorpus({(f"it{i:02d}", lang): Example(f"q{i} {lang}", Passage(f"p{i}-{lang}", f"a{i} {lang}"))
+                           for i in range(items) for lang in ("de", "en")}, ["de", "en"])
+
+
+def test_no_batch_kinds_is_an_error_naming_the_recipe():
+    from hybrid_retrieval.config.validate import ConfigError, check_cross_lingual_languages
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+
+    with pytest.raises(ValueError, match=r"data\.batch_kinds: empty; .*recipe"):
+        HybridBatchSampler(np.ones((100, 2), dtype=bool), 4, {})
+    with pytest.raises(ValueError, match=r"data\.batch_kinds: empty; .*recipe"):
+        HybridDataModule(two_language_corpus(), {})
+    cfg = compose_config(["experiment=smoke"])
+    cfg.data.batch_kinds = {}  # a recipe of your own that names no kind
+    with pytest.raises(ConfigError, match=r"data\.batch_kinds: empty; .*recipe"):
+        check_cross_lingual_languages(cfg)
+
+
+def test_an_error_names_the_key_that_set_the_share():
+    one_language = np.ones((100, 1), dtype=bool)
+    with pytest.raises(ValueError, match=r"^data\.cross_ratio=0\.5 needs cross-lingual batches"):
+        HybridBatchSampler(one_language, 4, hybrid_recipe(0.5))
+    with pytest.raises(ValueError, match=r"^data\.batch_kinds\.cross\.share=0\.5 needs cross-lingual batches"):
+        HybridBatchSampler(one_language, 4, kinds(cross=0.5, mono=0.5))
+
+
+class MarkedCross(Monolingual):
+    """Monolingual pairs in a kind that calls itself cross-lingual: the counts follow the kind, not the languages."""
+
+    cross_lingual = True
+
+
+def test_cross_batch_fraction_comes_from_the_kinds_attribute():
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+    from hybrid_retrieval.job.batch_counts import BatchCounts
+
+    def collate(rows):
+        return {"kind": rows[0]["kind"], "cross_lingual": rows[0]["cross_lingual"], "rows": rows}
+
+    dm = HybridDataModule(two_language_corpus(), {"marked": MarkedCross(0.5), "mono": Monolingual(None)},
+                          batch_size=4, num_batches=20, collate_fn=collate)
+    counts = BatchCounts()
+    for batch in dm.train_dataloader():
+        assert all(r["query_lang"] == r["passage_lang"] for r in batch["rows"])  # no pair is cross-lingual ...
+        assert batch["cross_lingual"] == (batch["kind"] == "marked")  # ... but the batch carries its kind's flag
+        counts.add(batch)
+    metrics = counts.metrics(list(dm.batch_kinds))
+    assert metrics["train/cross_batch_fraction"] == metrics["train/batch_share/marked"] == 0.5
+
+
+def test_data_keys_are_the_datamodules_arguments_less_the_recipe_knobs():
+    """The job passes every data key to the data module except the recipe's knobs, which the recipe reads."""
+    import inspect
+    from dataclasses import fields
+
+    from hybrid_retrieval.config.schema import RECIPE_KNOBS, DataSchema
+    from hybrid_retrieval.data.datamodule import HybridDataModule
+
+    assert set(RECIPE_KNOBS) == {"cross_ratio", "cross_mode", "code_switch_rate"}
+    arguments = set(inspect.signature(HybridDataModule).parameters)
+    keys = {f.name for f in fields(DataSchema)} - {"_target_"}
+    assert keys - set(RECIPE_KNOBS) <= arguments and not arguments & set(RECIPE_KNOBS)

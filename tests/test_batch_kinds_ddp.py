@@ -20,7 +20,7 @@ def test_two_ranks_agree_on_the_kind_at_every_step(data_root, tmp_path):
              "+data.batch_kinds.pair.share=0.25", "+data.batch_kinds.pair.pairing=per_batch"]
     proc = run_cli(["experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={job}", "trainer=ddp",
                     "trainer.accelerator=cpu", "trainer.devices=2", f"trainer.max_steps={STEPS}", "data.batch_size=4",
-                    "data.num_batches=12", "data.cross_ratio=0.25", "data.schedule=bernoulli", "model.trace_batches=true",
+                    "data.num_batches=12", "data.cross_ratio=0.25", "data.schedule=bernoulli", "callbacks=with_batch_trace",
                     "save_encoder=false", "eval.benchmarks.xquad_r.depth=10",
                     "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]", *kinds])
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.job.checkpoint_safety import UnsafeCheckpointError, load_plain, plain_data
-from hybrid_retrieval.job.checkpointing import RngState
+from hybrid_retrieval.job.rng_state import RngState
 from hybrid_retrieval.job.run_job import run_job
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -19,7 +19,7 @@ from torch import nn
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.loss import InfoNCELoss
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 WORLD = 2
 VARIANTS = {"plain": [], "grad_cache": ["model.grad_cache.chunk_size=3"]}
@@ -93,14 +93,14 @@ def no_dropout(model: nn.Module) -> nn.Module:
 
 
 def lightning_rank(data_root: Path, out_dir: Path, extra: list[str]) -> tuple[float, dict[str, torch.Tensor]]:
-    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.job.train import build, build_datamodule
 
     cfg = config(data_root, out_dir, extra)
     model = no_dropout(build(cfg.model))
     recorder = FirstStepGrads()
     trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False,
                     enable_checkpointing=False)
-    trainer.fit(model, datamodule=build(cfg.data, collate_fn=model.make_collator()))
+    trainer.fit(model, datamodule=build_datamodule(cfg.data, collate_fn=model.make_collator()))
     return float(trainer.callback_metrics["train/loss"]), recorder.grads
 
 
@@ -144,15 +144,14 @@ def test_uneven_shards_and_cross_rank_false_negative_match_one_process(rank_resu
 
 def global_batch_reference(data_root: Path, out_dir: Path) -> tuple[float, dict[str, torch.Tensor]]:
     """One process, the first global batch (every rank's slice, concatenated), the same loss."""
-    from hybrid_retrieval.data.datamodule import PairDataset
-    from hybrid_retrieval.job.train import build
+    from hybrid_retrieval.job.train import build, build_datamodule
 
     cfg = config(data_root, out_dir, [])
     model = no_dropout(build(cfg.model))
-    dm = build(cfg.data, collate_fn=model.make_collator())
+    dm = build_datamodule(cfg.data, collate_fn=model.make_collator())
     samples = dm.make_sampler(WORLD, 0).plan(0)[0].samples
     assert len(samples) == WORLD * cfg.data.batch_size
-    dataset = PairDataset(dm.corpus, dm.hard_negatives, dm.seed)
+    dataset = dm.make_dataset()
     batch = model.make_collator()([dataset[s] for s in samples])
     assert batch["passage"]["input_ids"].shape[0] == 2 * len(samples)  # one hard negative each
     loss = model.loss_fn(model.embed(**batch["query"]), model.embed(**batch["passage"]), batch["passage_keys"])

@@ -37,7 +37,7 @@ def test_two_rank_cli_run_shares_batch_kinds_and_writes_one_metrics_file(data_ro
     proc = run_cli(["experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={job}",
                     "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"trainer.max_steps={STEPS}",
                     "data.batch_size=4", "data.cross_ratio=0.5", "data.cross_mode=per_batch", "data.hard_negatives=1",
-                    "model.cross_device_negatives=true", "model.grad_cache.chunk_size=3", "model.trace_batches=true",
+                    "model.cross_device_negatives=true", "model.grad_cache.chunk_size=3", "callbacks=with_batch_trace",
                     "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"])
     assert proc.returncode == 0, proc.stderr[-3000:]
 

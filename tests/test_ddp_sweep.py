@@ -19,7 +19,7 @@ def test_multirun_with_ddp_runs_each_job_once_with_its_own_ranks(data_root, tmp_
     proc = subprocess.run(
         [sys.executable, "run.py", "-m", "experiment=smoke", f"paths.data_dir={data_root}", f"hydra.sweep.dir={sweep}",
          "data.cross_ratio=0,1", "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3",
-         "data.batch_size=4", "model.trace_batches=true", "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"],
+         "data.batch_size=4", "callbacks=with_batch_trace", "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # Lightning alone would rerun `-m ...` in every extra rank: the whole sweep again, in a sweep dir of its own

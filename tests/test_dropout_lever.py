@@ -7,7 +7,7 @@ from torch import nn
 
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.dual_encoder import DualEncoder
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 
 def embed_twice(model: DualEncoder, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hybrid_retrieval.model.dual_encoder import DualEncoder
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 TEXTS = ["Where is the river 12?", "Wo ist der Fluss 12?", "¿Dónde está el río?", "河流在哪里？", "แม่น้ำอยู่ที่ไหน"]
 

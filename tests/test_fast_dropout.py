@@ -8,7 +8,7 @@ from torch import nn
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.speed import fast_dropout as fd, masks
 from hybrid_retrieval.model.dual_encoder import DualEncoder
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 TEXTS = ["query: a b c d e f g h", "query: g h"]  # unequal lengths: the padding mask matters
 

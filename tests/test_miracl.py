@@ -81,7 +81,7 @@ def encoder():
 
     from hybrid_retrieval.eval.encode import TextEncoder
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.model.tiny import build_tiny_bert
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
     return TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,

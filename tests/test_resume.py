@@ -16,7 +16,7 @@ import torch
 
 from conftest import compose_config, smoke_overrides, without_timing
 from fault_injection import HOLD_ENV
-from hybrid_retrieval.job import checkpointing
+from hybrid_retrieval.job import train
 from hybrid_retrieval.job.run_job import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,14 +48,12 @@ class CrashAt(pl.Callback):
 
 
 def crash_at(monkeypatch, step: int) -> None:
-    original = checkpointing.JobCheckpoints.trainer_kwargs
+    original = train.instantiate_callbacks
 
-    def with_crash(self):
-        kwargs = original(self)
-        kwargs["callbacks"].append(CrashAt(step))
-        return kwargs
+    def with_crash(cfg):
+        return [*original(cfg), CrashAt(step)]
 
-    monkeypatch.setattr(checkpointing.JobCheckpoints, "trainer_kwargs", with_crash)
+    monkeypatch.setattr(train, "instantiate_callbacks", with_crash)
 
 
 def checkpoint_step(out_dir: Path) -> int:

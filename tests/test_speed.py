@@ -19,7 +19,7 @@ def test_schema_declares_the_levers_with_speeds_defaults():
 def test_every_dualencoder_argument_is_a_model_key_of_the_schema():
     arguments = set(inspect.signature(DualEncoder.__init__).parameters) - {"self"}
     declared = {f.name for f in fields(ModelSchema)} - {"_target_"}
-    assert arguments - {"trace_batches"} <= declared  # trace_batches: moving to the callbacks group (issue 30)
+    assert arguments <= declared
     assert declared <= arguments
 
 

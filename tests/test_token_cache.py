@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer
 
 from hybrid_retrieval.data.collate import PairCollator
-from hybrid_retrieval.model.tiny import build_tiny_bert
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 ROWS = [{"query": q, "positive": p, "positive_id": f"p{i}", "negatives": [n], "negative_ids": [f"n{i}"],
          "query_lang": 0, "passage_lang": 1}

@@ -62,7 +62,7 @@ def test_missing_file_names_path_and_both_remedies(tmp_path):
 
 
 def test_unreachable_hub_backbone_fails_fast_naming_it(data_root, tmp_path, monkeypatch):
-    from hybrid_retrieval.model.backbones import BackboneNotFoundError
+    from hybrid_retrieval.backbones.errors import BackboneNotFoundError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache

@@ -1,14 +1,17 @@
 """``${hr.*}`` resolvers: name a locally built backbone without building it.
 
 ``model.backbone`` is a hub id, a directory, or ``local:<name>`` for a backbone we
-build ourselves (model/backbones.py materialises it when the job loads it), so
-composing a config does no I/O and ``model.backbone=<hub id>`` simply replaces it.
+build ourselves; the resolvers come from the one registry (backbones/registry.py),
+which materialises the backbone when the job loads it, so composing a config does
+no I/O and ``model.backbone=<hub id>`` simply replaces it.
 """
 from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-RESOLVERS = {"hr.tiny_bert": "local:tiny_bert", "hr.bundled_me5_small": "local:me5_small"}
+from hybrid_retrieval.backbones.registry import LOCAL_BACKBONES
+
+RESOLVERS = {b.resolver: b.marker for b in LOCAL_BACKBONES.values()}
 
 
 def register() -> None:

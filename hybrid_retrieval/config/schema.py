@@ -20,7 +20,7 @@ This module imports neither torch nor the model code: it runs at config time.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -36,6 +36,12 @@ def checked(default: Any, valid: Valid) -> Any:
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"valid": valid})
     return field(default=default, metadata={"valid": valid})
+
+
+def recipe_knob(default: Any, valid: Valid) -> Any:
+    """A data key that the recipe's batch kinds read by interpolation (conf/recipe/): typed and checked
+    here like any key, but no argument of the data module, which is built without it (RECIPE_KNOBS)."""
+    return field(default=default, metadata={"valid": valid, "recipe_knob": True})
 
 
 # --- open groups -------------------------------------------------------------------------------
@@ -61,21 +67,23 @@ class RootSchema:
     seed: int = checked(42, Valid(lambda v: 0 <= v <= UINT32_MAX, f"an integer in [0, {UINT32_MAX}]"))
     save_encoder: bool = True
     rerun: bool = False  # false: a job already complete in its dir with the same config is skipped
-    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first benchmark's first headline
+    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first declared headline
     paths: PathsSchema = field(default_factory=PathsSchema)
     progress: ProgressSchema = field(default_factory=ProgressSchema)
 
 
 @dataclass
 class DataSchema:
-    """Keys of :class:`~hybrid_retrieval.data.datamodule.HybridDataModule` (defaults are its defaults)."""
+    """Keys of :class:`~hybrid_retrieval.data.datamodule.HybridDataModule` (defaults are its defaults), and
+    the recipe's knobs (``recipe_knob``: values conf/recipe/ reads, e.g. the hybrid recipe's share)."""
 
     _target_: str = "hybrid_retrieval.data.datamodule.HybridDataModule"
     corpus: Any = MISSING
     languages: List[str] = checked([], non_empty_unique())
     batch_size: int = checked(32, owned("hybrid_retrieval.data.sampler", "BATCH_SIZE"))
-    cross_ratio: float = checked(0.5, owned("hybrid_retrieval.data.sampler", "CROSS_RATIO"))
-    cross_mode: str = checked("per_sample", owned("hybrid_retrieval.data.batch_kinds", "CROSS_MODE"))
+    # recipe=hybrid (and xx, xy): the share of cross-lingual batches, and how they pair languages
+    cross_ratio: float = recipe_knob(0.5, owned("hybrid_retrieval.data.batch_kinds", "SHARE"))
+    cross_mode: str = recipe_knob("per_sample", owned("hybrid_retrieval.data.batch_kinds", "CROSS_MODE"))
     schedule: str = checked("exact", owned("hybrid_retrieval.data.sampler", "SCHEDULE"))
     hard_negatives: int = checked(0, at_least(0))
     num_batches: Optional[int] = checked(None, optional(at_least(1)))
@@ -83,7 +91,7 @@ class DataSchema:
     seed: int = 0
     batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
     language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
-    code_switch_rate: float = checked(0.5, between(0, 1))  # recipe=code_switched: P(a translatable word is switched)
+    code_switch_rate: float = recipe_knob(0.5, between(0, 1))  # recipe=code_switched: P(a word is switched)
 
 
 @dataclass
@@ -194,6 +202,8 @@ def open_node(schema: type) -> DictConfig:
     return out
 
 
+# data keys that are the recipe's values, not arguments of the data module (job/train.py builds it without them)
+RECIPE_KNOBS = tuple(f.name for f in fields(DataSchema) if f.metadata.get("recipe_knob"))
 OPEN = {"root": RootSchema, "data": DataSchema, "model": ModelSchema, "eval": EvalSchema}
 CLOSED = {"trainer": TrainerSchema, "checkpoint": CheckpointSchema}
 # group in the composed config -> schema (root: the top level)

@@ -6,7 +6,8 @@ already checked by Hydra while it composes (hybrid_retrieval/config/schema.py);
 here come the rules the schemas declare or point at (each rule is written once,
 by the code that owns the key: :mod:`hybrid_retrieval.rules`), the keys of closed
 groups, the checks that involve several keys, and the hooks that the training
-corpus' loader and each benchmark bring for their own languages and files.
+corpus' loader and each benchmark bring for their own languages and files, and
+the arguments each training callback (``callbacks.<name>``) is given.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def validate(cfg: DictConfig) -> None:
     check_data_root(cfg)
     check_benchmarks(cfg)
     check_training_corpus(cfg)
+    check_callbacks(cfg)
 
 
 # --- schema-driven -----------------------------------------------------------------------------
@@ -103,14 +105,16 @@ def check_grad_cache(cfg: DictConfig) -> None:
 
 
 def check_cross_lingual_languages(cfg: DictConfig) -> None:
-    """Every batch kind in use (share not 0) must have the training languages it needs (``min_languages``)."""
+    """The recipe names batch kinds, and every kind in use (share not 0) has the training languages it needs
+    (``BatchKind.min_languages``). The error names the key that set the kind's share: the kind's
+    ``share_key`` (``data.cross_ratio`` in recipe=hybrid) when the recipe declares one."""
     from hydra.utils import get_class
 
-    data = cfg.data
-    ratio, langs = float(data.cross_ratio), list(data.languages)
-    kinds = data.get("batch_kinds") or {}
-    if not kinds and ratio > 0 and len(set(langs)) < 2:  # no recipe: the datamodule's own hybrid default
-        kinds = {"cross": {"_target_": "hybrid_retrieval.data.batch_kinds.CrossLingual", "share": ratio}}
+    langs = list(cfg.data.languages)
+    kinds = cfg.data.get("batch_kinds") or {}
+    if not kinds:
+        raise ConfigError("data.batch_kinds: empty; choose a recipe (recipe=hybrid, xx, xy, multilingual, "
+                          "code_switched or your own in conf/recipe/)")
     for name, kind in kinds.items():
         share = kind.get("share")
         if share == 0 or not kind.get("_target_"):
@@ -121,10 +125,11 @@ def check_cross_lingual_languages(cfg: DictConfig) -> None:
             raise ConfigError(f"data.batch_kinds.{name}._target_={kind['_target_']!r}: cannot import it ({err})") from None
         if len(set(langs)) >= needed:
             continue
-        if OmegaConf.is_config(kind) and OmegaConf.is_interpolation(kind, "share") \
-                and "data.cross_ratio" in str(kind._get_node("share")._value()):
-            raise ConfigError(f"data.cross_ratio={ratio} needs at least two training languages, "
-                              f"but data.languages={langs}; add a language or set data.cross_ratio=0")
+        key = kind.get("share_key")
+        if key:
+            count = ("one", "two", "three", "four")[needed - 1] if needed <= 4 else str(needed)
+            raise ConfigError(f"{key}={share} needs at least {count} training languages, but data.languages={langs}; "
+                              f"add a language or set {key}=0")
         raise ConfigError(f"data.batch_kinds.{name} ({kind['_target_'].rsplit('.', 1)[-1]}, share {share}) needs at "
                           f"least {needed} training languages, but data.languages={langs}; add a language or "
                           f"choose another recipe")
@@ -174,3 +179,47 @@ def check_benchmarks(cfg: DictConfig) -> None:
                 Protocol.from_node(name, plain, getattr(module, "SETTINGS", ("mono",)))
         except ValueError as err:
             raise ConfigError(str(err)) from None
+
+
+# --- training callbacks ------------------------------------------------------------------------
+
+HYDRA_KEYS = ("_target_", "_args_", "_recursive_", "_convert_", "_partial_")
+
+
+def check_callbacks(cfg: DictConfig) -> None:
+    """Each ``callbacks.<name>`` (conf/callbacks/) is null (off) or an importable ``_target_`` that takes its keys.
+
+    A typo in a key that the yaml declares already fails while composing ("not in struct");
+    this catches a ``+callbacks...`` key or ``_target_`` that instantiating would only reject
+    after the model and data are loaded.
+    """
+    import difflib
+    import inspect
+
+    from hydra.utils import get_object
+
+    node = cfg.get("callbacks")
+    if node is None:
+        return
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"callbacks={show(node)}: must be a mapping of name -> callback node (conf/callbacks/)")
+    for name, callback in node.items():
+        if callback is None:
+            continue
+        if not isinstance(callback, DictConfig) or not callback.get("_target_"):
+            raise ConfigError(f"callbacks.{name}: a callback node needs a _target_ (a Callback class; see "
+                              f"conf/callbacks/), or null to turn it off")
+        try:
+            target = get_object(str(callback._target_))
+            params = inspect.signature(target).parameters
+        except Exception as err:  # an unknown or unimportable name: say which key names it
+            raise ConfigError(f"callbacks.{name}._target_={callback._target_!r}: cannot import it ({err})") from None
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue
+        accepted = [k for k, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+        for key in callback:
+            if key not in HYDRA_KEYS and key not in accepted:
+                close = difflib.get_close_matches(str(key), accepted, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ConfigError(f"callbacks.{name}.{key}: not an argument of {callback._target_}; {hint}"
+                                  f"its arguments: {accepted}")

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from hybrid_retrieval.data.pools import EpochDraw, LanguagePools
-from hybrid_retrieval.rules import one_of
+from hybrid_retrieval.rules import between, one_of
 
+SHARE = between(0, 1)  # a kind's share, and data.cross_ratio (the schema points at it)
 CROSS_MODES = ("per_sample", "per_batch")
 CROSS_MODE = one_of(lambda: CROSS_MODES)  # data.cross_mode; the config schema points at it
 Pair = tuple[int, int, int]  # (item, query language, passage language)
@@ -33,13 +34,20 @@ class BatchKind:
     Args:
         share: the share of batches of this kind, in [0, 1]; null (None) for
             "whatever the other kinds leave" (at most one kind of a recipe).
+        share_key: the config key a user sets for this share when the recipe reads it
+            from one (``data.cross_ratio`` for the hybrid recipe's cross-lingual kind), so
+            that errors name that key; default ``data.batch_kinds.<name>.share``.
     """
 
-    cross_lingual: bool = False  # pairs query and passage in different languages
+    cross_lingual: bool = False  # pairs query and passage in different languages (train/cross_batch_fraction)
     min_languages: int = 1       # training languages it needs (checked before anything loads)
 
-    def __init__(self, share: float | None = None):
-        self.share = share
+    def __init__(self, share: float | None = None, share_key: str | None = None):
+        self.share, self.share_key = share, share_key
+
+    def share_source(self, name: str) -> str:
+        """The config key that set the share of this kind (named ``name`` in the recipe): errors name it."""
+        return self.share_key or f"data.batch_kinds.{name}.share"
 
     def check(self, pools: LanguagePools, label: str) -> None:
         """Raise ValueError starting with ``label`` (the key and value that asked for this kind) when it
@@ -83,8 +91,8 @@ class CrossLingual(BatchKind):
     cross_lingual = True
     min_languages = 2
 
-    def __init__(self, share: float | None = None, pairing: str = "per_sample"):
-        super().__init__(share)
+    def __init__(self, share: float | None = None, pairing: str = "per_sample", share_key: str | None = None):
+        super().__init__(share, share_key)
         CROSS_MODE.require("data.cross_mode", pairing)
         self.pairing = pairing
 
@@ -138,3 +146,10 @@ class MultilingualMono(BatchKind):
                 continue
             out.append((item, lang, lang))
         return out
+
+
+def hybrid_recipe(cross_ratio: float, cross_mode: str = "per_sample") -> dict[str, BatchKind]:
+    """conf/recipe/hybrid.yaml as objects, for scripts and tests that build a sampler without Hydra (a job
+    reads the yaml; tests/test_batch_kinds.py holds the two equal): cross-lingual batches with share
+    ``cross_ratio``, monolingual ones for the rest."""
+    return {"cross": CrossLingual(cross_ratio, cross_mode, share_key="data.cross_ratio"), "mono": Monolingual(None)}

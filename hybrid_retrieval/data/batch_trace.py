@@ -2,10 +2,10 @@
 
 Hybrid training is only meaningful if all ranks take the same batch kind and
 languages at the same step; the sampler guarantees it by construction, and
-this trace lets a run prove it.  With ``model.trace_batches=true`` rank r
+this trace lets a run prove it.  With ``callbacks=with_batch_trace`` rank r
 appends one JSON line per step to ``<output_dir>/batch_trace/rank<r>.jsonl``:
-``{"step", "kind", "is_cross", "query_langs", "passage_langs"}`` (the batch kind's name, languages as codes,
-one per pair).  Compare the files of two ranks line by line.
+``{"step", "kind", "is_cross", "query_langs", "passage_langs"}`` (the batch kind's name, whether that kind is
+cross-lingual, languages as codes, one per pair).  Compare the files of two ranks line by line.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class BatchTrace(pl.Callback):
                              batch_idx: int) -> None:
         if self._file is None or "query_lang" not in batch:
             return
-        record = {"step": trainer.global_step, "kind": batch.get("kind"), "is_cross": bool(batch["is_cross"]),
+        record = {"step": trainer.global_step, "kind": batch.get("kind"), "is_cross": bool(batch["cross_lingual"]),
                   "query_langs": self._names(batch["query_lang"]), "passage_langs": self._names(batch["passage_lang"])}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()

@@ -69,8 +69,9 @@ class PairCollator:
             "query": self._tokenize([r["query"] for r in rows], "query"),
             "passage": self._tokenize(passages, "passage"),
             "passage_keys": keys,  # equal keys = same passage text, masked as false negatives
-            "kind": kinds.pop(),  # the batch kind's name (data/batch_kinds.py), counted by TrainingRecord
-            "is_cross": torch.tensor(any(r["query_lang"] != r["passage_lang"] for r in rows)),  # any pair cross-lingual
+            # the batch's kind (data/batch_kinds.py): its name and BatchKind.cross_lingual, counted by TrainingRecord
+            "kind": kinds.pop(),
+            "cross_lingual": bool(rows[0].get("cross_lingual")),
             "query_lang": torch.tensor([r["query_lang"] for r in rows]),  # language indices (batch traces)
             "passage_lang": torch.tensor([r["passage_lang"] for r in rows]),
         }

@@ -11,28 +11,33 @@ from torch.utils.data import DataLoader, Dataset
 
 from hybrid_retrieval.data.batch_kinds import BatchKind
 from hybrid_retrieval.data.corpus import ParallelCorpus
-from hybrid_retrieval.data.sampler import HybridBatchSampler, Sample, hybrid_kinds
+from hybrid_retrieval.data.sampler import HybridBatchSampler, Sample, resolve_shares
 
 
 class PairDataset(Dataset):
     """Map-style dataset indexed by sampler samples (item, query_lang, passage_lang, kind).
 
-    A row keeps its sample's kind, and the kind may rewrite the row's texts
+    A row keeps its sample's kind (its name and whether it is cross-lingual, what the
+    training record counts), and the kind may rewrite the row's texts
     (``BatchKind.transform``, e.g. code-switching) with a generator seeded by
     (seed, sample), so a sample reads the same on every rank and every resume.
+
+    Args:
+        kinds: the sampler's batch kinds (name -> BatchKind); every sample's kind is one of them.
     """
 
-    def __init__(self, corpus: ParallelCorpus, hard_negatives: int = 0, seed: int = 0,
-                 kinds: Mapping[str, BatchKind] | None = None):
+    def __init__(self, corpus: ParallelCorpus, kinds: Mapping[str, BatchKind], hard_negatives: int = 0,
+                 seed: int = 0):
         self.corpus, self.hard_negatives, self.seed = corpus, hard_negatives, seed
-        self.kinds = dict(kinds or {})
+        self.kinds = dict(kinds)
 
     def __len__(self) -> int:
         return len(self.corpus)
 
     def __getitem__(self, sample: Sample) -> dict[str, Any]:
-        item, q_lang, p_lang = sample[:3]
-        kind = sample[3] if len(sample) > 3 else None
+        item, q_lang, p_lang, kind = sample
+        if kind not in self.kinds:
+            raise KeyError(f"sample of batch kind {kind!r}, not one of this dataset's kinds {list(self.kinds)}")
         query = self.corpus.example(item, q_lang).query
         target = self.corpus.example(item, p_lang)
         negatives = target.negatives
@@ -42,39 +47,41 @@ class PairDataset(Dataset):
         row = {
             "query": query, "positive": target.positive.text, "positive_id": target.positive.pid,
             "negatives": [n.text for n in negatives], "negative_ids": [n.pid for n in negatives],
-            "query_lang": q_lang, "passage_lang": p_lang, "kind": kind,
+            "query_lang": q_lang, "passage_lang": p_lang,
+            "kind": kind, "cross_lingual": self.kinds[kind].cross_lingual,
         }
-        if kind in self.kinds:
-            rng = np.random.default_rng([self.seed, item, q_lang, p_lang, zlib.crc32(kind.encode())])
-            row = self.kinds[kind].transform(row, rng)
-        return row
+        rng = np.random.default_rng([self.seed, item, q_lang, p_lang, zlib.crc32(kind.encode())])
+        return self.kinds[kind].transform(row, rng)
 
 
 class HybridDataModule(pl.LightningDataModule):
-    """Training batches composed by batch kinds (``batch_kinds``; default: the hybrid recipe of ``cross_ratio``)."""
+    """Training batches composed by the recipe's batch kinds (``batch_kinds``: name -> BatchKind, in order).
 
-    def __init__(self, corpus: ParallelCorpus, batch_size: int = 32, cross_ratio: float = 0.5,
-                 cross_mode: str = "per_sample", schedule: str = "exact", hard_negatives: int = 0,
-                 num_batches: int | None = None, num_workers: int = 0, seed: int = 0,
-                 languages: list[str] | None = None, collate_fn: Callable | None = None, pretokenize: bool = True,
-                 batch_kinds: Mapping[str, BatchKind] | None = None, language_alpha: float = 0.0,
-                 code_switch_rate: float | None = None):  # read by recipe=code_switched's kind (interpolated)
+    The recipe's own values (``data.cross_ratio``, ``data.cross_mode``, ``data.code_switch_rate``) are
+    read by the recipe's kinds in the config (conf/recipe/), not here; the job builds this module from
+    the data node without them (``job.train.build_datamodule``).
+    """
+
+    def __init__(self, corpus: ParallelCorpus, batch_kinds: Mapping[str, BatchKind], batch_size: int = 32,
+                 schedule: str = "exact", hard_negatives: int = 0, num_batches: int | None = None,
+                 num_workers: int = 0, seed: int = 0, languages: list[str] | None = None,
+                 collate_fn: Callable | None = None, pretokenize: bool = True, language_alpha: float = 0.0):
         super().__init__()
+        resolve_shares(batch_kinds)  # an empty recipe or shares that do not add up fail here, before any set-up
         self.corpus, self.collate_fn, self.languages = corpus, collate_fn, list(languages or corpus.languages)
         self.pretokenize = pretokenize
-        self.batch_size, self.cross_ratio, self.cross_mode, self.schedule = batch_size, cross_ratio, cross_mode, schedule
+        self.batch_size, self.schedule = batch_size, schedule
         self.hard_negatives, self.num_batches, self.num_workers, self.seed = hard_negatives, num_batches, num_workers, seed
-        self.batch_kinds = dict(batch_kinds) if batch_kinds else hybrid_kinds(cross_ratio, cross_mode)
+        self.batch_kinds = dict(batch_kinds)
         self.language_alpha = language_alpha
 
     def make_sampler(self, num_replicas: int = 1, rank: int = 0) -> HybridBatchSampler:
-        return HybridBatchSampler(self.corpus.available, self.batch_size, self.cross_ratio, self.cross_mode,
-                                  self.schedule, seed=self.seed, num_replicas=num_replicas, rank=rank,
-                                  num_batches=self.num_batches, batch_kinds=self.batch_kinds,
-                                  language_alpha=self.language_alpha)
+        return HybridBatchSampler(self.corpus.available, self.batch_size, self.batch_kinds, self.schedule,
+                                  seed=self.seed, num_replicas=num_replicas, rank=rank,
+                                  num_batches=self.num_batches, language_alpha=self.language_alpha)
 
     def make_dataset(self) -> PairDataset:
-        return PairDataset(self.corpus, self.hard_negatives, self.seed, self.batch_kinds)
+        return PairDataset(self.corpus, self.batch_kinds, self.hard_negatives, self.seed)
 
     def setup(self, stage: str) -> None:
         for kind in self.batch_kinds.values():

@@ -24,13 +24,12 @@ from typing import Iterator, Mapping, NamedTuple
 import numpy as np
 from torch.utils.data import Sampler
 
-from hybrid_retrieval.data.batch_kinds import CROSS_MODE, BatchKind, CrossLingual, Monolingual
+from hybrid_retrieval.data.batch_kinds import SHARE, BatchKind
 from hybrid_retrieval.data.pools import EpochDraw, LanguagePools
-from hybrid_retrieval.rules import Valid, between, one_of
+from hybrid_retrieval.rules import Valid, one_of
 
 SCHEDULES = ("exact", "bernoulli")
 # the rules of the keys this module consumes; the config schema points at them
-CROSS_RATIO = SHARE = between(0, 1)
 SCHEDULE = one_of(lambda: SCHEDULES)
 BATCH_SIZE = Valid(lambda v: v >= 2, ">= 2")  # in-batch negatives need a second pair
 
@@ -51,15 +50,11 @@ class BatchPlan:
     samples: tuple[Sample, ...]
 
 
-def hybrid_kinds(cross_ratio: float, cross_mode: str = "per_sample") -> dict[str, BatchKind]:
-    """The paper's recipe: cross-lingual batches with share ``cross_ratio``, monolingual ones for the rest."""
-    CROSS_RATIO.require("data.cross_ratio", cross_ratio)
-    CROSS_MODE.require("data.cross_mode", cross_mode)
-    return {"cross": CrossLingual(cross_ratio, cross_mode), "mono": Monolingual(None)}
-
-
 def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
     """Each kind's share; a null share is what the others leave. Shares must be in [0, 1] and sum to 1."""
+    if not kinds:
+        raise ValueError("data.batch_kinds: empty; a recipe (recipe=hybrid, xx, xy, multilingual, code_switched or "
+                         "your own in conf/recipe/) names the batch kinds training draws from")
     open_ = [name for name, kind in kinds.items() if kind.share is None]
     if len(open_) > 1:
         raise ValueError(f"data.batch_kinds: {open_} all have share null; at most one kind may take the rest")
@@ -67,7 +62,7 @@ def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
     for name, kind in kinds.items():
         if kind.share is not None:
             share = float(kind.share)
-            SHARE.require(f"data.batch_kinds.{name}.share", share)
+            SHARE.require(kind.share_source(name), share)
             shares[name] = share
     given = sum(shares.values())
     if open_:
@@ -86,27 +81,24 @@ class HybridBatchSampler(Sampler[list[Sample]]):
     Args:
         available: bool matrix (items x languages): which languages each item has.
         batch_size: samples per rank per step.
-        cross_ratio, cross_mode: the hybrid recipe (see :func:`hybrid_kinds`), used when
-            ``batch_kinds`` is not given.
+        batch_kinds: name -> BatchKind, in order (the recipe: ``data.batch_kinds``); kinds with
+            share 0 never occur.
         schedule: ``exact`` gives each kind round-off-exact counts per epoch (cumulative
             rounding in the kinds' order, so the first kind gets round(share * len))
             in shuffled order; ``bernoulli`` draws each batch's kind with its share.
         num_batches: batches per epoch; default: items // (batch_size * num_replicas).
-        batch_kinds: name -> BatchKind, in order; kinds with share 0 never occur.
         language_alpha: language temperature of the kinds (n**alpha; 0 uniform, 1 by data).
     """
 
-    def __init__(self, available: np.ndarray, batch_size: int, cross_ratio: float = 0.5,
-                 cross_mode: str = "per_sample", schedule: str = "exact", seed: int = 0, num_replicas: int = 1,
-                 rank: int = 0, num_batches: int | None = None, batch_kinds: Mapping[str, BatchKind] | None = None,
-                 language_alpha: float = 0.0):
+    def __init__(self, available: np.ndarray, batch_size: int, batch_kinds: Mapping[str, BatchKind],
+                 schedule: str = "exact", seed: int = 0, num_replicas: int = 1, rank: int = 0,
+                 num_batches: int | None = None, language_alpha: float = 0.0):
         super().__init__()
         SCHEDULE.require("data.schedule", schedule)
         BATCH_SIZE.require("data.batch_size", batch_size)
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} outside world size {num_replicas}")
-        from_ratio = batch_kinds is None
-        kinds = hybrid_kinds(cross_ratio, cross_mode) if from_ratio else dict(batch_kinds)
+        kinds = dict(batch_kinds)
         shares = resolve_shares(kinds)
         self.batch_size, self.schedule = batch_size, schedule
         self.seed, self.num_replicas, self.rank, self.epoch = seed, num_replicas, rank, 0
@@ -122,9 +114,7 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         self.shares = np.array([shares[name] for name in self.kinds])
         self.kind_names = list(self.kinds)
         for name, kind in self.kinds.items():  # errors name the key the user set
-            label = (f"data.cross_ratio={cross_ratio}" if from_ratio
-                     else f"data.batch_kinds.{name}.share={shares[name]:g}")
-            kind.check(self.pools, label)
+            kind.check(self.pools, f"{kind.share_source(name)}={shares[name]:g}")
 
     @property
     def available(self) -> np.ndarray:

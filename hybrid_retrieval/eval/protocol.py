@@ -4,6 +4,11 @@ Each benchmark node in ``eval.benchmarks`` owns these keys, so one job can
 score XQuAD-R by mAP at depth 1000 and TyDi by nDCG@10 at depth 100.  The
 checks need no data, so a sweep validates every job's protocol before the
 first job loads anything; each error names the benchmark's own key.
+
+The reader adds what only it knows: its valid settings, its default headline
+and whether its queries are ``parallel`` (one query id names a question across
+its translations, so the report clusters them).  ``declaration()`` is the whole
+protocol as the job writes it beside metrics.json (:mod:`.declaration`).
 """
 from __future__ import annotations
 
@@ -32,10 +37,11 @@ class Protocol:
     precision: str = "32"
     lower_is_better: tuple[str, ...] = ("rank_distance",)
     valid_settings: tuple[str, ...] = ()
+    parallel: bool = False  # the reader's word: query ids are shared by a question's translations
 
     @classmethod
     def from_node(cls, name: str, node: Mapping[str, Any], valid_settings: Iterable[str],
-                  default_headline: Iterable[str] = ()) -> "Protocol":
+                  default_headline: Iterable[str] = (), parallel: bool = False) -> "Protocol":
         """Build and check from a benchmark node's keys (unknown keys are the loader's business)."""
         low = list(node.get("low_resource") or [])
         depth = node.get("depth", 100)
@@ -46,7 +52,7 @@ class Protocol:
                     headline=tuple(node.get("headline") or default_headline),
                     precision=str(node.get("precision") or "32"),
                     lower_is_better=tuple(node.get("lower_is_better") or ("rank_distance",)),
-                    valid_settings=tuple(valid_settings))
+                    valid_settings=tuple(valid_settings), parallel=bool(parallel))
         # headline entries follow the settings and metrics asked for (settings=[mono] drops multi/map);
         # a malformed entry is still an error (check)
         kept = tuple(e for e in proto.headline if proto._headline_ok(e) or len(e.split("/")) not in (2, 3))
@@ -114,3 +120,9 @@ class Protocol:
     def headline_keys(self) -> list[str]:
         """The metrics.json keys this benchmark leads with."""
         return [f"{self.name}/{entry}" for entry in self.headline]
+
+    def declaration(self) -> dict[str, Any]:
+        """The protocol as plain JSON: what the job's headline line, ``optimized_metric`` and the report read."""
+        return {"settings": list(self.settings), "metrics": list(self.metrics), "depth": self.depth,
+                "groups": {g: list(langs) for g, langs in self.groups.items()}, "headline": list(self.headline),
+                "lower_is_better": list(self.lower_is_better), "parallel": self.parallel, "precision": self.precision}

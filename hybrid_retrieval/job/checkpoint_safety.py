@@ -66,27 +66,3 @@ def load_plain(path: Any, map_location: Any = None) -> dict[str, Any]:
             f"wrote it. This framework's own checkpoints are plain data: delete the file, or start over in this "
             f"dir with checkpoint.resume=false") from None
 
-
-# -- random generators ------------------------------------------------------------------------
-
-def rng_to_plain(state: dict[str, Any]) -> dict[str, Any]:
-    """Lightning's RNG state dict with numpy's legacy tuple turned into a list holding a tensor."""
-    out = dict(state)
-    if "numpy" in out:
-        name, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = [str(name), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss),
-                        float(gauss)]
-    return plain_data(out, "rng state")
-
-
-def rng_from_plain(state: dict[str, Any]) -> dict[str, Any]:
-    """Back to the form ``_set_rng_states`` takes (numpy wants its tuple with a uint32 array)."""
-    out = dict(state)
-    if "numpy" in out:
-        name, keys, pos, has_gauss, gauss = out["numpy"]
-        keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
-        out["numpy"] = (name, keys.astype(np.uint32), int(pos), int(has_gauss), float(gauss))
-    if "python" in out:
-        version, internal, gauss = out["python"]
-        out["python"] = (version, tuple(internal), gauss)
-    return out

@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hybrid_retrieval.eval.declaration import Declarations, headline_keys, read_declarations, write_declarations
 from hybrid_retrieval.files import replaced_atomically, write_atomically
 from hybrid_retrieval.job.disk import dir_mb
 from hybrid_retrieval.job.headline import headline_line
@@ -47,18 +48,20 @@ def data_counts(name: str, info: dict) -> dict[str, float]:
             if isinstance(per_lang, dict) for lang, n in per_lang.items()}
 
 
-def optimized_metric(cfg: DictConfig) -> str | None:
-    """The metrics.json key a job returns to Hydra: ``optimized_metric``, else the first benchmark's first headline."""
+def optimized_metric(cfg: DictConfig, declarations: Declarations | None = None) -> str | None:
+    """The metrics.json key a job returns to Hydra: ``optimized_metric``, else the first benchmark's first
+    declared headline key (``declarations``, by default the ``benchmarks.json`` in the job's output dir)."""
     if cfg.get("optimized_metric"):
         return str(cfg.optimized_metric)
-    for name, node in (cfg.eval.get("benchmarks") or {}).items():
-        if node is not None and node.get("headline"):
-            return f"{name}/{node.headline[0]}"
-    return None
+    if declarations is None:
+        declarations = read_declarations(Path(cfg.paths.output_dir)) or {}
+    return next(iter(headline_keys(declarations)), None)
 
 
-def write_metrics(metrics: dict[str, float], cfg: DictConfig, out_dir: Path) -> None:
-    """Add what the job leaves behind (disk; peak memory unless given) and write ``metrics.json`` in one rename."""
+def write_metrics(metrics: dict[str, float], cfg: DictConfig, out_dir: Path, benchmarks: dict[str, Any]) -> None:
+    """Write what each benchmark declared (``benchmarks.json``), then add what the job leaves behind (disk;
+    peak memory unless given) and write ``metrics.json`` in one rename: a job with metrics has both."""
+    write_declarations((bench.protocol for bench in benchmarks.values()), out_dir)
     keep_ckpt = bool((cfg.get("checkpoint") or {}).get("keep", False))  # last.ckpt goes after this, unless kept
     metrics["disk/job_mb"] = dir_mb(out_dir, skip=() if keep_ckpt else ("checkpoints",))
     metrics.setdefault("mem/peak_rss_gib", peak_rss_gib())  # run_job sets it from its phases (memory.py)
@@ -73,4 +76,5 @@ def report(logger: Any, metrics: dict[str, float], cfg: DictConfig, out_dir: Pat
         from hybrid_retrieval.job.tracking import finish_run
         finish_run(logger, cfg, metrics, out_dir)
     log.info("metrics written to %s", out_dir / "metrics.json")
-    log.info("%s", headline_line(metrics, cfg))
+    declarations = read_declarations(out_dir) or {}
+    log.info("%s", headline_line(metrics, declarations, optimized_metric(cfg, declarations)))

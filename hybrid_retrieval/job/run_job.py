@@ -51,7 +51,7 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
             metrics.update(evaluate(training.model, benchmarks, cfg, out_dir))
         memory.close("evaluate")
         metrics.update(memory.metrics())
-        write_metrics(metrics, cfg, out_dir)
+        write_metrics(metrics, cfg, out_dir, benchmarks)
         checkpoints.finish()
         report(training.logger, metrics, cfg, out_dir, step=training.trainer.global_step)
     return metrics

@@ -35,9 +35,11 @@ def _job_outcome(out_dir: Path, hydra_status: str, config: DictConfig | None = N
             metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             metrics = {}
+        from hybrid_retrieval.eval.declaration import read_declarations
         from hybrid_retrieval.job.headline import headline_line
 
-        detail = headline_line(metrics, config) if metrics else ""
+        optimized = config.get("optimized_metric") if config is not None else None
+        detail = headline_line(metrics, read_declarations(out_dir) or {}, optimized) if metrics else ""
     return word, detail.splitlines()[0] if detail else ""
 
 

@@ -2,7 +2,7 @@
 
 Lightning's bar is written with carriage returns, which a log file or SLURM
 output turns into one endless line; off a terminal the bar is switched off
-(job/train.py) and this callback speaks instead. On a terminal the bar stays and
+(job/train.py) and this callback (``callbacks.progress``) speaks instead. On a terminal the bar stays and
 these lines still reach the job's log file (progress.emit).
 """
 from __future__ import annotations
@@ -91,12 +91,10 @@ def every_s(cfg: Any) -> float:
 
 
 def trainer_kwargs(cfg: Any) -> dict[str, Any]:
-    """Trainer arguments for progress: the log-line callback, and no bar when nobody watches a terminal."""
+    """Trainer arguments for progress: no bar when nobody watches a terminal (the lines then come from
+    ProgressLog, conf/callbacks/progress.yaml)."""
     from hybrid_retrieval.progress import interactive
 
-    node = cfg.get("progress") or {}
-    kwargs: dict[str, Any] = {"callbacks": [ProgressLog(every_n_steps=int(node.get("every_n_steps", 0) or 0),
-                                                        every_s=every_s(cfg))]}
     if cfg.trainer.get("enable_progress_bar") is None:
-        kwargs["enable_progress_bar"] = interactive()
-    return kwargs
+        return {"enable_progress_bar": interactive()}
+    return {}

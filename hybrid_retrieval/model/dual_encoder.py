@@ -11,7 +11,7 @@ from torch import nn
 
 from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
-from hybrid_retrieval.model.backbones import load_backbone
+from hybrid_retrieval.backbones.load import load_backbone
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
@@ -34,7 +34,7 @@ class DualEncoder(pl.LightningModule):
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  freeze_embeddings: bool = False, dropout: float | None = None,
                  cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 trace_batches: bool = False, speed: Mapping[str, Any] | None = None):
+                 speed: Mapping[str, Any] | None = None):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -87,10 +87,10 @@ class DualEncoder(pl.LightningModule):
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss ({loss.item()}) at step {self.global_step}")
         n = batch["query"]["input_ids"].shape[0]
-        # what was trained (batches per kind) is counted once, by checkpointing.TrainingRecord
+        # what was trained (batches per kind) is counted once, by job/training_record.TrainingRecord
         # with cross-device negatives the mean over ranks is the loss of the whole global batch
         self.log("train/loss", loss, prog_bar=True, batch_size=n, sync_dist=bool(self.hparams.cross_device_negatives))
-        self.log("train/cross_batch", batch["is_cross"].float(), batch_size=n)
+        self.log("train/cross_batch", float(batch["cross_lingual"]), batch_size=n)
         return loss
 
     def _grad_cache_step(self, batch: dict[str, Any], keys: torch.Tensor | None) -> torch.Tensor:
@@ -105,12 +105,6 @@ class DualEncoder(pl.LightningModule):
             if scheduler is not None:
                 scheduler.step()
         return loss
-
-    def configure_callbacks(self) -> list[pl.Callback]:
-        """``model.trace_batches``: every rank writes its batches' kind and languages (data/batch_trace.py)."""
-        from hybrid_retrieval.data.batch_trace import BatchTrace
-
-        return [BatchTrace()] if self.hparams.trace_batches else []
 
     def setup(self, stage: str) -> None:
         """The speed levers that need the run: sparse gradients (one process only), compile."""

@@ -6,8 +6,8 @@ import pandas as pd
 
 from hybrid_retrieval.job.job_status import COMPLETE
 from hybrid_retrieval.report.collect import metric_columns
-from hybrid_retrieval.report.headline import FALLBACK_HEADLINE, RECALL, pretty_metric  # noqa: F401
-from hybrid_retrieval.report.headline import benchmark_names as benchmarks  # noqa: F401
+from hybrid_retrieval.report.headline import benchmark_names as benchmarks, pretty_metric  # noqa: F401
+from hybrid_retrieval.report.legacy import FALLBACK_HEADLINE, RECALL
 
 HEADLINE = FALLBACK_HEADLINE
 

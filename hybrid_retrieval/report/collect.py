@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from hybrid_retrieval.eval.declaration import read_declarations
 from hybrid_retrieval.job.job_status import read_status
 
 # Columns that describe a job; every other column of the jobs table is a metric.
@@ -45,7 +46,7 @@ def load_jobs(roots: Iterable[Path]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     _label_configurations(frame)
     metric_cols = sorted(c for c in frame.columns if c not in INFO_COLUMNS and not c.startswith("_"))
-    out = frame[INFO_COLUMNS + metric_cols + ["_override_map", "_benchmarks", "_optimized_metric"]]
+    out = frame[INFO_COLUMNS + metric_cols + ["_override_map", "_benchmarks", "_configured", "_optimized_metric"]]
     out.attrs["axes"] = frame.attrs["axes"]
     return out
 
@@ -79,7 +80,8 @@ def _job_row(job_dir: Path, roots: list[Path]) -> dict:
         "sweep_dir": str((hydra_cfg.get("sweep") or {}).get("dir", "")),
         "wandb_project": logger.get("project") if "tracking" in str(logger.get("_target_", "")) else None,
         "_override_map": dict(_split_override(o) for o in overrides),
-        "_benchmarks": {k: v for k, v in ((cfg.get("eval") or {}).get("benchmarks") or {}).items() if v},
+        "_benchmarks": read_declarations(job_dir),  # what each benchmark declared (benchmarks.json); None: old dir
+        "_configured": {k: v for k, v in ((cfg.get("eval") or {}).get("benchmarks") or {}).items() if v},
         "_optimized_metric": cfg.get("optimized_metric"),
     }
     row["reference"] = row["max_steps"] == 0  # evaluation only: the zero-shot backbone

@@ -1,22 +1,18 @@
-"""What each benchmark declares about itself: headline metrics, low-resource languages, lower-is-better.
+"""What each benchmark declared about itself, as the report uses it: headline, groups, direction, parallel queries.
 
-A benchmark node of the job config (``eval.benchmarks.<name>``) may carry ``headline:
-[<setting>/<metric>[/<group>], ...]``, ``low_resource: [...]`` and ``lower_is_better: [...]``;
-jobs written before those keys existed fall back to the LAReQA headline below.
+A job writes its benchmarks' declarations to ``benchmarks.json`` beside metrics.json
+(:mod:`hybrid_retrieval.eval.declaration`); the report reads them from there.
+Job dirs written before that file existed are read through :mod:`.legacy`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pandas as pd
 
-FALLBACK_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
-DEFAULT_LOWER_IS_BETTER = ("rank_distance",)
-# Benchmarks whose query ids name one question across its parallel translations (LAReQA).
-PARALLEL_LOADERS = ("lareqa",)
-PARALLEL_NAMES = ("xquad_r", "mlqa_r")
-RECALL = re.compile(r"^multi/recall@(\d+)$")
+from hybrid_retrieval.report.legacy import DEFAULT_LOWER_IS_BETTER, legacy_declaration
+
 # metric prefixes a job writes about itself, not about a benchmark (metrics.json: train/, time/, data/<benchmark>/
 # counts, mem/peak_rss_gib/<phase>, disk/)
 JOB_PREFIXES = frozenset({"train", "time", "data", "mem", "disk"})
@@ -29,7 +25,7 @@ class BenchmarkSpec:
     low_resource: tuple[str, ...] = ()
     lower_is_better: tuple[str, ...] = DEFAULT_LOWER_IS_BETTER
     parallel: bool = False          # qid shared by translations: a question cluster spans languages
-    declared: bool = False          # headline from the config, not the fallback
+    declared: bool = False          # headline declared by the benchmark, not the fallback of old job dirs
     extra: tuple[str, ...] = field(default=())  # shown in tables, not tested (multi recall@k of old runs)
 
     def key(self, entry: str) -> str:
@@ -45,30 +41,28 @@ def benchmark_names(columns) -> list[str]:
     return sorted(found - JOB_PREFIXES)
 
 
+def spec_from_declaration(name: str, declared: Mapping[str, Any]) -> BenchmarkSpec:
+    """The report's view of one entry of a job's ``benchmarks.json`` (or of :func:`.legacy.legacy_declaration`)."""
+    return BenchmarkSpec(name, tuple(declared.get("headline") or ()),
+                         tuple(map(str, (declared.get("groups") or {}).get("low_resource") or ())),
+                         tuple(declared.get("lower_is_better") or ()), bool(declared.get("parallel")),
+                         bool(declared.get("declared", True)), tuple(declared.get("extra") or ()))
+
+
 def benchmark_specs(jobs: pd.DataFrame) -> dict[str, BenchmarkSpec]:
-    """One spec per benchmark that the jobs report, from the first job config that declares it."""
+    """One spec per benchmark that the jobs report, from the first job that declared it (``benchmarks.json``);
+    a benchmark that no job declared (old job dirs) from the job configs (:func:`.legacy.legacy_declaration`)."""
+    declared: dict[str, dict] = {}
+    for found in jobs["_benchmarks"]:
+        for name, entry in (found or {}).items():
+            declared.setdefault(name, entry)
     nodes: dict[str, dict] = {}
-    for declared in jobs["_benchmarks"]:
-        for name, node in (declared or {}).items():
+    for configured in jobs["_configured"]:
+        for name, node in (configured or {}).items():
             nodes.setdefault(name, node if isinstance(node, dict) else {})
-    columns = set(jobs.columns)
-    specs = {}
-    for name in benchmark_names(jobs.columns):
-        node = nodes.get(name, {})
-        target = str(node.get("_target_", ""))
-        parallel = node.get("parallel", any(t in target for t in PARALLEL_LOADERS) or name in PARALLEL_NAMES)
-        headline = tuple(node.get("headline") or ())
-        recalls = sorted((int(m.group(1)), c[len(name) + 1:]) for c in columns if str(c).startswith(f"{name}/")
-                         for m in [RECALL.match(str(c)[len(name) + 1:])] if m)
-        if headline:
-            entries, extra = headline, ()
-        else:
-            entries = tuple(h for h in FALLBACK_HEADLINE if f"{name}/{h}" in columns)
-            extra = tuple(r for _, r in recalls)
-        specs[name] = BenchmarkSpec(
-            name, tuple(entries), tuple(map(str, node.get("low_resource") or ())),
-            tuple(node.get("lower_is_better") or DEFAULT_LOWER_IS_BETTER), bool(parallel), bool(headline), extra)
-    return specs
+    return {name: spec_from_declaration(name, declared.get(name) or legacy_declaration(name, nodes.get(name, {}),
+                                                                                     set(jobs.columns)))
+            for name in benchmark_names(jobs.columns)}
 
 
 def parse_entry(entry: str) -> tuple[str, str, str | None]:

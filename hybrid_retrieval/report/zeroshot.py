@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 # What a backbone's zero-shot scores depend on: the encoder, and how it is evaluated.
 MODEL_KEYS = ("name", "backbone", "pooling", "query_prefix", "passage_prefix", "max_query_length",
               "max_passage_length")
-DROP_OVERRIDES = ("seed", "trainer.max_steps", "save_encoder", "hydra", "reference", "checkpoint.")
-COPIED = ("metrics.json", "status.json", ".hydra")
+# training only: the twin does not train, so neither Hydra's callbacks (hydra.*) nor the Trainer's (callbacks*) apply
+DROP_OVERRIDES = ("seed", "trainer.max_steps", "save_encoder", "hydra", "reference", "checkpoint.", "callbacks")
+COPIED = ("metrics.json", "benchmarks.json", "status.json", ".hydra")
 
 
 def reference_key(cfg: dict) -> str:
@@ -41,7 +42,7 @@ def reference_key(cfg: dict) -> str:
 
 
 def reference_overrides(overrides: list[str]) -> list[str]:
-    """A job's overrides for its evaluation-only twin: seed, training length and callbacks left out."""
+    """A job's overrides for its evaluation-only twin: seed, training length, checkpoints and callbacks left out."""
     keep = [o for o in overrides if not o.lstrip("+~").startswith(DROP_OVERRIDES)]
     return keep + ["trainer.max_steps=0", "save_encoder=false"]
 

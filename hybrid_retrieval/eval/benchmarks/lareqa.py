@@ -18,8 +18,11 @@ from hybrid_retrieval.eval.protocol import Protocol
 SETTINGS = ("mono", "cross", "multi")
 POOL = "multi"  # corpus key (and run-file corpus tag) of the pooled candidates
 DEFAULT_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
+PARALLEL = True  # a question id names the question in every language: the report's unit is that cluster
 DEFAULTS = {"settings": list(SETTINGS), "metrics": ["map", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10",
                                                    "ndcg@10"], "depth": 1000}
+
+
 def check_config(name: str, node: dict) -> None:
     """Protocol, languages and files of a node, without reading the files (a sweep checks every job first)."""
     Protocol.from_node(name, {**DEFAULTS, **node}, SETTINGS, DEFAULT_HEADLINE)
@@ -29,7 +32,7 @@ def check_config(name: str, node: dict) -> None:
 def load_lareqa(name: str, folder: str, languages: Iterable[str], root: str | Path | None = None,
                 **protocol: Any) -> Benchmark:
     """Read every language file (failing before training on any gap) and plan the LAReQA settings."""
-    proto = Protocol.from_node(name, {**DEFAULTS, **protocol}, SETTINGS, DEFAULT_HEADLINE)
+    proto = Protocol.from_node(name, {**DEFAULTS, **protocol}, SETTINGS, DEFAULT_HEADLINE, parallel=PARALLEL)
     languages = list(languages)
     files = require_language_files(root, folder, languages, f"eval.benchmarks.{name}.languages")
     data = {lang: read_lareqa(path, lang) for lang, path in zip(languages, files)}

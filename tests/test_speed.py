@@ -5,8 +5,8 @@ import inspect
 from dataclasses import fields
 
 import pytest
-
 from conftest import compose_config, smoke_overrides
+
 from hybrid_retrieval.config.schema import ModelSchema, SpeedSchema
 from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.model.speed import Speed

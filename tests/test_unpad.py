@@ -7,12 +7,12 @@ import math
 
 import pytest
 import torch
-
 from conftest import compose_config, smoke_overrides
+
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.model.speed import Speed, masks, unpad
 from hybrid_retrieval.model.speed.fast_dropout import FastDropout
-from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 # lengths from 3 to ~40 tokens: several chunks at a small overhead
 TEXTS = [("word " * n).strip() for n in (1, 30, 2, 7, 7, 18, 3, 25, 1, 12, 5, 36)]

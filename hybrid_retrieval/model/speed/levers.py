@@ -10,8 +10,9 @@ masks from another random stream, as another seed would give (``unpad``,
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,7 +35,7 @@ class Speed:
     unpadding: bool = field(default=False, init=False, repr=False)  # unpad, on a backbone it applies to
 
     @classmethod
-    def of(cls, config: Mapping[str, Any] | "Speed" | None) -> "Speed":
+    def of(cls, config: Mapping[str, Any] | Speed | None) -> Speed:
         """From ``model.speed`` (a mapping; unknown keys fail naming them), or the defaults."""
         if isinstance(config, Speed):
             return config

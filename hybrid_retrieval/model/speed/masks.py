@@ -12,7 +12,7 @@ step) and ``model.speed.unpad`` (each chunk draws its own masks).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

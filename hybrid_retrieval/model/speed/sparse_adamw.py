@@ -29,7 +29,7 @@ class AdamWSparseRows(torch.optim.AdamW):
         for p, _ in stash:
             p.grad = None  # hide from the dense AdamW step
         super().step()
-        for (group, p), (_, grad) in zip(sparse, stash):
+        for (group, p), (_, grad) in zip(sparse, stash, strict=True):
             self._sparse_step(group, p, grad)
             p.grad = grad
         return loss

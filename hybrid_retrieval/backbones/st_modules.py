@@ -26,7 +26,8 @@ POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "
 _LEGACY_FLAGS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
                  "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
                  "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
-PASSAGE_PROMPT_NAMES = ("document", "passage", "corpus")  # the names peers use for the passage side
+# the passage side's prompt: the first of these the model names, as SentenceTransformer.encode_document takes it
+PASSAGE_PROMPT_NAMES = ("document", "passage", "corpus")
 OWN_RECORD = "hybrid_retrieval.json"  # what our export adds: the query and passage lengths of the job
 
 

@@ -97,8 +97,9 @@ def load_backbone(name_or_path: str, **kwargs: Any):
                 f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR, or use the offline model=me5_small_q4.")
         kwargs["local_files_only"] = True
     try:
+        where = {"subfolder": kwargs["subfolder"]} if "subfolder" in kwargs else {}
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=kwargs.get("local_files_only", False),
-                                                  **({"subfolder": kwargs["subfolder"]} if "subfolder" in kwargs else {}))
+                                                  **where)
         model = AutoModel.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as err:
         local = os.path.isdir(name_or_path)

@@ -54,7 +54,8 @@ def save_encoder(encoder, tokenizer, out_dir: str | Path, pooling: str, query_pr
                                              "activation_function": activation_name(layer.activation)})
         save_file({k: v.detach().float().contiguous().cpu() for k, v in layer.state_dict().items()},
                   str(folder / "model.safetensors"))
-        modules.append({"idx": idx, "name": str(idx), "path": folder.name, "type": "sentence_transformers.models.Dense"})
+        modules.append({"idx": idx, "name": str(idx), "path": folder.name,
+                        "type": "sentence_transformers.models.Dense"})
     idx = len(modules)
     modules.append({"idx": idx, "name": str(idx), "path": f"{idx}_Normalize",
                     "type": "sentence_transformers.models.Normalize"})
@@ -67,6 +68,7 @@ def save_encoder(encoder, tokenizer, out_dir: str | Path, pooling: str, query_pr
     _write_json(out / OWN_RECORD, {"pooling": pooling, "query_prefix": query_prefix, "passage_prefix": passage_prefix,
                                    "max_length": max_length, "max_query_length": int(lengths["query"]),
                                    "max_passage_length": int(lengths["passage"]),
-                                   "dense": [{"in_features": d.linear.in_features, "out_features": d.linear.out_features,
+                                   "dense": [{"in_features": d.linear.in_features,
+                                              "out_features": d.linear.out_features,
                                               "activation": activation_name(d.activation)} for d in dense]})
     return out

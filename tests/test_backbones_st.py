@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import compose_config, smoke_overrides, without_timing
+
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 pytest.importorskip("sentence_transformers")

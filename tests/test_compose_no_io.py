@@ -76,7 +76,6 @@ def test_backbone_size_sweep_is_one_family_at_one_weight_precision():
     """``+sweeps=backbone_size``: me5 small, base and large, all from the hub at full precision; the bundled
     me5_small_q4 (from 4-bit weights) is the offline default experiment's model and never in the sweep."""
     import yaml
-
     from conftest import compose_config
 
     sweep = yaml.safe_load((ROOT / "sweeps" / "backbone_size.yaml").read_text())

@@ -8,7 +8,7 @@ weights keep sentence-transformers' names (``linear.weight``, ``linear.bias``), 
 from __future__ import annotations
 
 import importlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -62,7 +62,7 @@ class EmbeddingHead(nn.Module):
         self.dim = int(dense[-1].linear.out_features) if len(dense) else int(hidden_size)
 
     @classmethod
-    def from_layers(cls, pooling: str, hidden_size: int, layers: Sequence = ()) -> "EmbeddingHead":
+    def from_layers(cls, pooling: str, hidden_size: int, layers: Sequence = ()) -> EmbeddingHead:
         """From the model's Dense layers as read from its files (backbones/st_modules.DenseLayer), weights loaded."""
         dense = []
         for layer in layers:

@@ -212,3 +212,26 @@ def test_model_config_value_overrides_what_the_model_says(families):
     fmt = model.text_format
     assert (fmt.pooling, fmt.query_prefix, fmt.passage_prefix, fmt.max_query_length, fmt.max_passage_length) == (
         "max", "", "passage: ", 100, 16)
+
+
+def test_a_hub_model_is_read_through_huggingface_hub_with_its_commit(families, tmp_path, monkeypatch):
+    """A hub id's modules come through huggingface_hub (here its local cache, offline) and the card's revision is the
+    snapshot's commit hash."""
+    import shutil
+
+    import huggingface_hub.constants as hub_constants
+
+    from hybrid_retrieval.backbones.st_modules import ModelFiles, read_modules
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--acme--tiny-labse"
+    shutil.copytree(families["labse"]["dir"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    modules = read_modules("acme/tiny-labse", local_files_only=True)
+    assert modules is not None and modules.pooling == "cls" and modules.normalize
+    assert [(d.in_features, d.out_features, d.activation.rsplit(".", 1)[-1]) for d in modules.dense] == [(32, 24, "Tanh")]
+    assert modules.max_seq_length == 96 or modules.max_seq_length is None  # ST >= 6 keeps it in the tokenizer config
+    assert ModelFiles("acme/tiny-labse", local_files_only=True).revision() == commit
+    assert read_modules(families["bert"]["dir"]) is None  # a plain transformers model: no modules.json

@@ -93,6 +93,11 @@ class ModelFiles:
             return None
         except LocalEntryNotFoundError:  # offline and this file was never cached: the repo may still not have it
             return None
+        except Exception as err:  # a gated or missing repository, a network error: say which model and why
+            raise BackboneNotFoundError(f"model.backbone={self.source!r}: cannot read {filename} from the model hub "
+                                        f"({type(err).__name__}: {err}); download the model where you have network "
+                                        f"(`huggingface-cli download {self.source} --local-dir DIR`) and pass "
+                                        "model.backbone=DIR") from err
 
     def json(self, filename: str) -> Any:
         path = self.get(filename)

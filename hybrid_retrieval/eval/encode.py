@@ -16,7 +16,11 @@ from hybrid_retrieval.progress import phase
 
 
 class TextEncoder:
-    """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``."""
+    """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``.
+
+    ``pool(hidden, mask)`` is any function of the token states: a pooling, or pooling with the model's
+    Dense layers (model/head.py; its ``dim`` attribute then gives the output size).
+    """
 
     def __init__(self, model: torch.nn.Module, tokenizer, pool: Callable, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
@@ -58,4 +62,4 @@ class TextEncoder:
                               padding=False, return_attention_mask=False)["input_ids"]
 
     def _dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(getattr(self.pool, "dim", None) or self.model.config.hidden_size)

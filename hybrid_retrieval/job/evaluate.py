@@ -58,6 +58,18 @@ def optimized_metric(cfg: DictConfig, declarations: Declarations | None = None) 
     return next(iter(headline_keys(declarations)), None)
 
 
+def write_backbone_card(model: Any, out_dir: Path) -> dict[str, float]:
+    """``backbone.json`` (backbones/card.py: id, revision, parameters, pooling, Dense, prompts, precision) next to
+    metrics.json; returns its numeric part for metrics.json (``backbone/parameters``)."""
+    from hybrid_retrieval.backbones.card import CARD_FILE, numeric_part
+
+    card = getattr(model, "backbone_card", None)
+    if not card:
+        return {}
+    write_atomically(out_dir / CARD_FILE, json.dumps(card, indent=1, sort_keys=True))
+    return numeric_part(card)
+
+
 def write_metrics(metrics: dict[str, float], cfg: DictConfig, out_dir: Path, benchmarks: dict[str, Any]) -> None:
     """Write what each benchmark declared (``benchmarks.json``), then add what the job leaves behind (disk;
     peak memory unless given) and write ``metrics.json`` in one rename: a job with metrics has both."""

@@ -14,7 +14,7 @@ from hybrid_retrieval.config.validate import validate
 from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.job import train_progress
 from hybrid_retrieval.job.checkpointing import JobCheckpoints
-from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_metrics
+from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_backbone_card, write_metrics
 from hybrid_retrieval.job.memory import PhasePeaks
 from hybrid_retrieval.job.train import set_up, train
 from hybrid_retrieval.precision import resolve_precision
@@ -51,6 +51,7 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
             metrics.update(evaluate(training.model, benchmarks, cfg, out_dir))
         memory.close("evaluate")
         metrics.update(memory.metrics())
+        metrics.update(write_backbone_card(training.model, out_dir))  # backbone.json: which weights, exactly
         write_metrics(metrics, cfg, out_dir, benchmarks)
         checkpoints.finish()
         report(training.logger, metrics, cfg, out_dir, step=training.trainer.global_step)

@@ -99,6 +99,14 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
                 p_tok, p_sq = s_tok / len(texts) * passages, s_sq / len(texts) * passages
             else:
                 p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True
+        elif node.get("corpus_dir") not in (None, "") and layout.corpus_files(Path(str(node.corpus_dir)), lang):
+            from hybrid_retrieval.data.formats.passages import open_text
+
+            passages = 0
+            for f in layout.corpus_files(Path(str(node.corpus_dir)).expanduser(), lang):
+                with open_text(f) as fh:
+                    passages += sum(1 for line in fh if line.strip())
+            p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True
         else:
             passages = PASSAGES.get(lang, 0)
             p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True

@@ -14,6 +14,7 @@ from hybrid_retrieval.config.validate import validate
 from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.job import train_progress
 from hybrid_retrieval.job.checkpointing import JobCheckpoints
+from hybrid_retrieval.job.eval_plan import log_plan_and_check_disk
 from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_backbone_card, write_metrics
 from hybrid_retrieval.job.memory import PhasePeaks
 from hybrid_retrieval.job.train import set_up, train
@@ -41,6 +42,8 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
     t0 = time.perf_counter()
     benchmarks = load_benchmarks(cfg)  # loads and checks eval data before any training
     training = set_up(cfg, checkpoints, resuming=bool(ckpt_path))
+    if training.trainer.is_global_zero:  # what the evaluation will cost; a short disk fails here, before training
+        log_plan_and_check_disk(cfg, training.model)
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
     memory.close("load")
     if steps != 0:

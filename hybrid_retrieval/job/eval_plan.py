@@ -44,7 +44,9 @@ def _shape(cfg: DictConfig, model=None) -> tuple[dict, int, object]:
     try:
         from transformers import AutoConfig, AutoTokenizer
 
-        backbone = str(cfg.model.backbone)
+        from hybrid_retrieval.backbones.registry import materialise
+
+        backbone = materialise(str(cfg.model.backbone))  # a local build (e.g. the bundled model) is made offline
         conf = AutoConfig.from_pretrained(backbone, local_files_only=True)
         tok = AutoTokenizer.from_pretrained(backbone, local_files_only=True)
         width, layers = int(conf.hidden_size), int(conf.num_hidden_layers)

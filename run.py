@@ -33,6 +33,11 @@ def main(cfg: DictConfig) -> float | None:
     from hybrid_retrieval.job.evaluate import optimized_metric
     from hybrid_retrieval.job.run_job import run_job
 
+    if cfg.eval.get("plan_only"):  # the evaluation's cost from the config alone: nothing downloaded or trained
+        from hybrid_retrieval.job.eval_plan import print_plan
+
+        print_plan(cfg)
+        return None
     out_dir = Path(cfg.paths.output_dir)
     digest = job_status.config_digest(cfg)
     done = None if cfg.get("rerun", False) else job_status.finished_metrics(out_dir, digest)

@@ -34,7 +34,8 @@ def load_model(args):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
     from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
-    model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length)
+    model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length,
+                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ")  # me5_small_q4.yaml
     return model.to(args.device)
 
 

@@ -37,7 +37,8 @@ def _model(device: str, max_length: int = 128):
     from hybrid_retrieval.model.dual_encoder import DualEncoder
     from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
-    model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length)
+    model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length,
+                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ")  # me5_small_q4.yaml
     return model.to(device).eval()
 
 

@@ -79,7 +79,9 @@ def main() -> None:
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_precision(args.precision, "cpu")
-    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, speed={"fast_dropout": args.fast_dropout})
+    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, speed={"fast_dropout": args.fast_dropout},
+                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ",  # me5_small_q4.yaml
+                        max_query_length=64, max_passage_length=128)
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()

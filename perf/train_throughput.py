@@ -56,6 +56,7 @@ def run_ours(args) -> dict:
     corpus = ParallelCorpus({(str(i), "en"): Example(q, Passage(str(i), p)) for i, (q, p) in enumerate(pairs)}, ["en"])
     model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length,
                         lr=3e-5, dropout=args.dropout,
+                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ",  # me5_small_q4.yaml
                         speed={"compile": args.compile, "fast_dropout": args.fast_dropout, "unpad": not args.no_unpad,
                                "unpad_chunk_overhead": args.unpad_chunk_overhead})
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch

@@ -70,3 +70,25 @@ def test_composing_every_config_writes_nothing(tmp_path):
         assert not (tmp_path / "out").exists()
     finally:
         home.chmod(stat.S_IRWXU)
+
+
+def test_backbone_size_sweep_is_one_family_at_one_weight_precision():
+    """``+sweeps=backbone_size``: me5 small, base and large, all from the hub at full precision; the bundled
+    me5_small_q4 (from 4-bit weights) is the offline default experiment's model and never in the sweep."""
+    import yaml
+    from conftest import compose_config
+
+    sweep = yaml.safe_load((ROOT / "sweeps" / "backbone_size.yaml").read_text())
+    models = str(sweep["hydra"]["sweeper"]["params"]["model"]).split(",")
+    assert models == ["me5_small", "me5_base", "me5_large"]
+    sizes = []
+    for model in models:
+        cfg = compose_config(["+sweeps=backbone_size", f"model={model}"])
+        assert cfg.model.backbone == f"intfloat/multilingual-e5-{model.split('_')[1]}"  # a hub id, not local:
+        assert (cfg.model.query_prefix, cfg.model.passage_prefix) == ("query: ", "passage: ")
+        assert cfg.model.pooling is None  # the model's own Pooling (mean), read from its modules
+        sizes.append(cfg.model.size)
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    for experiment in ("default", "zeroshot", "low_resource"):
+        cfg = compose_config([f"experiment={experiment}"])
+        assert (cfg.model.name, cfg.model.backbone) == ("me5_small_q4", "local:me5_small_q4")  # runs offline

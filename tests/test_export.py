@@ -16,7 +16,7 @@ TEXTS = ["Where is the river 12?", "Wo ist der Fluss 12?", "¿Dónde está el r�
 @pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_saved_encoder_matches_through_sentence_transformers(tmp_path, pooling):
     st = pytest.importorskip("sentence_transformers")
-    model = DualEncoder(build_tiny_bert(), pooling=pooling)
+    model = DualEncoder(build_tiny_bert(), pooling=pooling, query_prefix="query: ", passage_prefix="passage: ")
     with torch.no_grad():  # move away from the initial weights, as fine-tuning would
         for p in model.encoder.parameters():
             p.add_(0.01 * torch.randn_like(p))

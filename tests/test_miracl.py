@@ -14,7 +14,7 @@ from conftest import ROOT, compose_config, smoke_overrides, write_lareqa
 from hybrid_retrieval.data.download import ENV_VAR, DATASETS, DataNotFoundError, sha256_of
 from hybrid_retrieval.data.formats.miracl import LANGUAGES
 from hybrid_retrieval.data.formats.trec import read_qrels, read_topics
-from hybrid_retrieval.eval.benchmarks.miracl import HubCorpus, load_miracl
+from hybrid_retrieval.eval.benchmarks.miracl import load_miracl
 from hybrid_retrieval.eval.search import IndexSpec
 from hybrid_retrieval.eval.runfiles import read_qrels as read_run_qrels
 
@@ -177,18 +177,6 @@ def test_real_topics_and_qrels_parse_and_match_the_pinned_checksums():
                 rel = f"miracl/{kind}/{kind}.miracl-v1.0-{lang}-{split}.tsv"
                 assert sha256_of(SHARED.parent / rel) == pinned[rel]
     assert len(read_topics(SHARED / "topics" / "topics.miracl-v1.0-yo-dev.tsv")) == 119
-
-
-def test_hub_reader_streams_the_same_passages_through_datasets(miracl_root):
-    from hybrid_retrieval.data.formats.miracl import corpus_files
-    from hybrid_retrieval.data.formats.passages import JsonlCorpus
-
-    _, corpus = miracl_root
-    files = corpus_files(corpus, "sw")
-    assert [f.name for f in files] == ["docs-0.jsonl.gz", "docs-1.jsonl.gz"]
-    hub = list(HubCorpus("miracl/miracl-corpus", "sw", tuple(str(f) for f in files)).batches(50))
-    local = list(JsonlCorpus(tuple(files), "docid").batches(50))
-    assert hub == local and sum(len(ids) for ids, _ in hub) == 161
 
 
 def test_missing_corpus_fails_before_training_naming_key_and_both_ways(miracl_root, tmp_path, monkeypatch):

@@ -76,6 +76,8 @@ def test_backbone_size_sweep_gets_tables_plots_tests_and_a_zero_shot_reference(b
     (axis,) = report.axes
     assert axis.key == "model" and axis.values == ("tiny_small", "tiny_large")  # ordered by size, not by name
     assert axis.baselines == ("tiny_small",)
+    assert axis.log and axis.sizes == (1000.0, 5000.0)  # plotted by parameter count on a log scale
+    assert axis.position("tiny_large") == 5000.0
     spec = report.specs["tydi"]
     assert spec.declared and not spec.parallel and spec.low_resource == ("sw", "te")
     sig = report.significance
@@ -96,6 +98,14 @@ def test_backbone_size_sweep_gets_tables_plots_tests_and_a_zero_shot_reference(b
     assert report.plots["tydi_vs_model"].read_bytes()[:4] == b"\x89PNG"
     assert "tydi_mono_ndcg10_low_resource_vs_model" in report.plots
     assert "Best model for tydi mono nDCG@10 low-resource: tiny_large" in md
+
+
+def test_size_axis_uses_the_measured_parameter_count_of_the_backbone_card():
+    from hybrid_retrieval.report.axes import parameter_counts
+
+    trained = pd.DataFrame({"_override_map": [{"model": "me5_small"}, {"model": "me5_base"}, {"model": "x"}],
+                            "model_size": [117e6, 278e6, 0.0], "backbone/parameters": [118e6, np.nan, 5e6]})
+    assert parameter_counts(trained) == {"me5_small": 118e6, "me5_base": 278e6, "x": 5e6}
 
 
 @pytest.fixture

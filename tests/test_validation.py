@@ -63,7 +63,8 @@ def test_wrong_type_fails_while_composing_naming_key_and_value(data_root, tmp_pa
     ("model.loss.temperature=0", "model.loss.temperature=0.0: must be > 0"),
     ("model.loss.temperature=-0.05", "model.loss.temperature=-0.05: must be > 0"),
     ("model.lr=0", "model.lr=0.0: must be > 0"),
-    ("model.pooling=max", "model.pooling='max': must be one of ['cls', 'mean']"),
+    ("model.pooling=median", "model.pooling='median': must be null or one of ['cls', 'lasttoken', 'max', 'mean', "
+     "'mean_sqrt_len_tokens', 'weightedmean']"),
     ("data.cross_mode=diagonal", "data.cross_mode='diagonal': must be one of ['per_sample', 'per_batch']"),
     ("data.schedule=random", "data.schedule='random': must be one of ['exact', 'bernoulli']"),
     ("data.hard_negatives=-1", "data.hard_negatives=-1: must be >= 0"),

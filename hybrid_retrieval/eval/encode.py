@@ -5,6 +5,7 @@ longest text, which removes most padding on LAReQA's short sentences.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,7 +17,11 @@ from hybrid_retrieval.progress import phase
 
 
 class TextEncoder:
-    """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``."""
+    """Wraps a backbone + pooling as ``encode(texts, kind) -> float32 unit vectors``.
+
+    ``pool(hidden, mask)`` is any function of the token states: a pooling, or pooling with the model's
+    Dense layers (model/head.py; its ``dim`` attribute then gives the output size).
+    """
 
     def __init__(self, model: torch.nn.Module, tokenizer, pool: Callable, query_prefix: str = "query: ",
                  passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
@@ -26,9 +31,14 @@ class TextEncoder:
         self.max_length = {"query": max_query_length, "passage": max_passage_length}
         self.batch_size, self.show_progress = batch_size, show_progress
         self.precision = resolve_precision(precision, next(model.parameters()).device.type)
+        self.tokens_encoded = 0  # real tokens (prefix and special tokens included) of every text encoded so far
+        self.token_squares = 0
+        self._fingerprint: str | None = None
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
         enc = self.token_ids(texts, kind)
+        self.tokens_encoded += sum(len(ids) for ids in enc)
+        self.token_squares += sum(len(ids) ** 2 for ids in enc)  # attention's FLOPs grow with length^2
         order = np.argsort([len(ids) for ids in enc], kind="stable")[::-1]
         device = next(self.model.parameters()).device
         out = np.empty((len(texts), self._dim()), dtype=np.float32)
@@ -57,5 +67,28 @@ class TextEncoder:
         return self.tokenizer([self.prefix[kind] + t for t in texts], truncation=True, max_length=self.max_length[kind],
                               padding=False, return_attention_mask=False)["input_ids"]
 
+    def fingerprint(self) -> str:
+        """What decides a passage's vector: weights, model config, tokenizer, pooling, passage prefix, max length,
+        precision. Stores of corpus embeddings are keyed by it (:mod:`.embedding_cache`); computed once."""
+        if self._fingerprint is None:
+            import json
+
+            from hybrid_retrieval.data.token_cache import tokenizer_fingerprint
+
+            h = hashlib.sha256()
+            config = {k: v for k, v in self.model.config.to_dict().items()
+                      if k not in ("_name_or_path", "transformers_version", "architectures", "torch_dtype", "dtype")}
+            pool = getattr(self.pool, "__qualname__", None) or repr(self.pool)
+            for part in (type(self.model).__name__, json.dumps(config, sort_keys=True, default=str),
+                         tokenizer_fingerprint(self.tokenizer), f"{getattr(self.pool, '__module__', '')}.{pool}",
+                         self.prefix["passage"], str(self.max_length["passage"]), self.precision):
+                h.update(part.encode("utf-8") + b"\0")
+            for name, tensor in self.model.state_dict().items():
+                t = tensor.detach().to("cpu").contiguous()
+                h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+                h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
     def _dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(getattr(self.pool, "dim", None) or self.model.config.hidden_size)

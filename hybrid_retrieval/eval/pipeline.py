@@ -87,8 +87,10 @@ class RetrievalOptions:
     index: IndexSpec = field(default_factory=IndexSpec)
     ignore_identical_ids: bool = False   # BEIR: a hit whose id equals the query id is dropped
     embedding_dtype: str = "float32"     # float16 halves the on-disk corpus embeddings
-    embeddings_dir: str | None = None    # where on-disk stores are written (None: the system temp dir)
-    encode_chunk: int = 16384            # passages read and encoded per step
+    embeddings_dir: str | None = None    # where on-disk stores are kept (None: <cache>/embeddings; temp dir for
+                                         # encoders or corpora without an identity)
+    encode_chunk: int = 16384            # passages read and encoded per step: one shard of a kept store
+    keep_embeddings: bool = True         # False: a kept store is removed once its benchmark is evaluated
 
 
 @dataclass
@@ -181,6 +183,8 @@ def _store(bench: Benchmark, encoder, key: str, stores: dict, tmp_dirs: dict, cl
             if isinstance(source, Candidates):
                 store = encode_in_memory(encoder, source.ids, source.texts, source.lang,
                                          desc=f"{bench.name} {key} candidates")
+            elif callable(getattr(encoder, "fingerprint", None)) and callable(getattr(source, "fingerprint", None)):
+                store = _kept_store(bench, encoder, key, source, tmp_dirs)
             else:
                 tmp_dirs[key] = tempfile.TemporaryDirectory(dir=opts.embeddings_dir, prefix=f"{bench.name}-{key}-")
                 store = encode_to_store(encoder, source.batches(opts.encode_chunk), Path(tmp_dirs[key].name) / "corpus.emb",
@@ -189,6 +193,35 @@ def _store(bench: Benchmark, encoder, key: str, stores: dict, tmp_dirs: dict, cl
     _check_unique(store, order, key)
     stores[key] = (store, order)
     return stores[key]
+
+
+class _Removal:
+    """Stands in for a TemporaryDirectory: a kept store that this job removes after its last use."""
+
+    def __init__(self, folder: Path, keep: bool):
+        self.folder, self.keep = folder, keep
+
+    def cleanup(self) -> None:
+        if not self.keep:
+            from hybrid_retrieval.eval.embedding_cache import remove
+
+            remove(self.folder)
+
+
+def _kept_store(bench: Benchmark, encoder, key: str, source, tmp_dirs: dict) -> Store:
+    """A store keyed by the encoder's and the corpus's identity: encoded once, resumed where a killed job left it."""
+    from hybrid_retrieval.eval.embedding_cache import embeddings_root, encode_sharded, store_key
+    from hybrid_retrieval.eval.rates import record_rate
+
+    opts = bench.options
+    folder = embeddings_root(opts.embeddings_dir) / store_key(encoder.fingerprint(), source.fingerprint(),
+                                                               opts.embedding_dtype, opts.encode_chunk)
+    store = encode_sharded(encoder, source, folder, opts.embedding_dtype, opts.encode_chunk,
+                           desc=f"{bench.name} {key} corpus ({source.description})",
+                           info={"benchmark": bench.name, "corpus": key, "source": source.description})
+    record_rate(encoder, store.new_passages, store.new_tokens, store.new_token_squares, store.encode_s)
+    tmp_dirs[key] = _Removal(folder, opts.keep_embeddings)
+    return store
 
 
 def _run_task(bench: Benchmark, task: Task, encoded: tuple[list[str], np.ndarray], store: Store,
@@ -335,7 +368,7 @@ def aggregate(name: str, results: list[TaskResult], groups: Mapping[str, Sequenc
 
 def make_options(index: Mapping | IndexSpec | None = None, ignore_identical_ids: bool = False,
                  embedding_dtype: str = "float32", embeddings_dir: str | None = None,
-                 encode_chunk: int = 16384) -> RetrievalOptions:
+                 encode_chunk: int = 16384, keep_embeddings: bool | str = True) -> RetrievalOptions:
     """Options from config values, failing early (before training) on a bad one."""
     if embedding_dtype not in DTYPES:
         raise ValueError(f"eval.embedding_dtype={embedding_dtype!r}: valid values are {sorted(DTYPES)}")
@@ -349,7 +382,8 @@ def make_options(index: Mapping | IndexSpec | None = None, ignore_identical_ids:
             raise ValueError(f"eval.embeddings_dir={folder}: cannot create it ({err.strerror})") from None
         embeddings_dir = str(folder)
     return RetrievalOptions(IndexSpec.from_config(_plain(index)), bool(ignore_identical_ids), embedding_dtype,
-                            None if embeddings_dir in (None, "") else embeddings_dir, int(encode_chunk))
+                            None if embeddings_dir in (None, "") else embeddings_dir, int(encode_chunk),
+                            keep_embeddings in (True, "auto", "true"))
 
 
 def _plain(node: Any) -> Any:

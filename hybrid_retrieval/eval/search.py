@@ -21,8 +21,13 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-import faiss
 import numpy as np
+
+try:
+    import faiss
+except ImportError:  # neither extra installed
+    raise ImportError("faiss is not installed: pip install -e \".[cpu]\" (faiss-cpu; .[dev] includes it) on a CPU "
+                      "machine, or pip install -e \".[gpu]\" (faiss-gpu-cu12) on a CUDA 12 GPU machine") from None
 
 from hybrid_retrieval.eval.embedding_store import ArrayStore, EmbeddingStore
 

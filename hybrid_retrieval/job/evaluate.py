@@ -32,6 +32,7 @@ def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) 
         t0 = time.perf_counter()
         encoder = model.text_encoder(batch_size=int(cfg.eval.batch_size), precision=bench.protocol.precision)
         runs_dir = out_dir / "runs" if cfg.eval.get("save_runs") else None
+        bench.options.keep_embeddings = keep_embeddings(cfg)
         found, per_query = bench.evaluate(encoder, runs_dir=runs_dir)
         metrics.update(found)
         metrics.update(data_counts(name, bench.info))
@@ -40,6 +41,12 @@ def evaluate(model, benchmarks: dict[str, Any], cfg: DictConfig, out_dir: Path) 
                 per_query.to_csv(tmp, index=False, compression="gzip")
         metrics[f"time/eval_{name}_s"] = time.perf_counter() - t0
     return metrics
+
+
+def keep_embeddings(cfg: DictConfig) -> bool:
+    """``eval.keep_embeddings``: auto keeps an untrained backbone's corpus stores (the zero-shot reference)."""
+    keep = cfg.eval.get("keep_embeddings", "auto")
+    return int(cfg.trainer.get("max_steps") or 0) == 0 if keep in ("auto", None) else bool(keep)
 
 
 def data_counts(name: str, info: dict) -> dict[str, float]:
@@ -56,6 +63,18 @@ def optimized_metric(cfg: DictConfig, declarations: Declarations | None = None) 
     if declarations is None:
         declarations = read_declarations(Path(cfg.paths.output_dir)) or {}
     return next(iter(headline_keys(declarations)), None)
+
+
+def write_backbone_card(model: Any, out_dir: Path) -> dict[str, float]:
+    """``backbone.json`` (backbones/card.py: id, revision, parameters, pooling, Dense, prompts, precision) next to
+    metrics.json; returns its numeric part for metrics.json (``backbone/parameters``)."""
+    from hybrid_retrieval.backbones.card import CARD_FILE, numeric_part
+
+    card = getattr(model, "backbone_card", None)
+    if not card:
+        return {}
+    write_atomically(out_dir / CARD_FILE, json.dumps(card, indent=1, sort_keys=True))
+    return numeric_part(card)
 
 
 def write_metrics(metrics: dict[str, float], cfg: DictConfig, out_dir: Path, benchmarks: dict[str, Any]) -> None:

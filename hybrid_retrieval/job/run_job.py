@@ -14,7 +14,8 @@ from hybrid_retrieval.config.validate import validate
 from hybrid_retrieval.data.download import set_policy as set_download_policy
 from hybrid_retrieval.job import train_progress
 from hybrid_retrieval.job.checkpointing import JobCheckpoints
-from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_metrics
+from hybrid_retrieval.job.eval_plan import log_plan_and_check_disk
+from hybrid_retrieval.job.evaluate import evaluate, load_benchmarks, report, write_backbone_card, write_metrics
 from hybrid_retrieval.job.memory import PhasePeaks
 from hybrid_retrieval.job.train import set_up, train
 from hybrid_retrieval.precision import resolve_precision
@@ -41,6 +42,8 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
     t0 = time.perf_counter()
     benchmarks = load_benchmarks(cfg)  # loads and checks eval data before any training
     training = set_up(cfg, checkpoints, resuming=bool(ckpt_path))
+    if training.trainer.is_global_zero:  # what the evaluation will cost; a short disk fails here, before training
+        log_plan_and_check_disk(cfg, training.model)
     metrics: dict[str, float] = {"time/load_s": time.perf_counter() - t0}
     memory.close("load")
     if steps != 0:
@@ -51,6 +54,7 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
             metrics.update(evaluate(training.model, benchmarks, cfg, out_dir))
         memory.close("evaluate")
         metrics.update(memory.metrics())
+        metrics.update(write_backbone_card(training.model, out_dir))  # backbone.json: which weights, exactly
         write_metrics(metrics, cfg, out_dir, benchmarks)
         checkpoints.finish()
         report(training.logger, metrics, cfg, out_dir, step=training.trainer.global_step)

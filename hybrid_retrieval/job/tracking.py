@@ -123,6 +123,16 @@ def pair_table(out_dir: Path, metric: str = "map"):
     return pair_means(frame, metric, by=("benchmark", "setting")).rename(columns={"value": metric})
 
 
+def backbone_card(out_dir: Path) -> dict | None:
+    """The job's backbone.json (job/evaluate.py writes it), or None."""
+    import json
+
+    try:
+        return json.loads((Path(out_dir) / "backbone.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def finish_run(logger: Any, cfg: Any, metrics: dict[str, float], out_dir: Path) -> None:
     """At the end of a successful job: full config, final metrics as summary, per-pair mAP table, finish."""
     run = _run_of(logger)
@@ -131,6 +141,9 @@ def finish_run(logger: Any, cfg: Any, metrics: dict[str, float], out_dir: Path) 
     import wandb
 
     run.config.update(_resolved(cfg), allow_val_change=True)
+    card = backbone_card(Path(out_dir))
+    if card:  # which weights, exactly (backbone.json: id, revision, parameters, pooling, Dense, prompts, precision)
+        run.config.update({"backbone": card}, allow_val_change=True)
     run.summary.update({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)})
     run.summary["status"] = "complete"
     table = pair_table(Path(out_dir))

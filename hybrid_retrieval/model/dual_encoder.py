@@ -11,13 +11,12 @@ from torch import nn
 
 from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
-from hybrid_retrieval.backbones.load import load_backbone
+from hybrid_retrieval.backbones.load import load_published
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
+from hybrid_retrieval.model.head import EmbeddingHead
 from hybrid_retrieval.model.loss import InfoNCELoss
-from hybrid_retrieval.model.pooling import get_pooler
-from hybrid_retrieval.model.speed import Speed
 from hybrid_retrieval.model.text_format import TextFormat
 
 
@@ -28,8 +27,9 @@ class DualEncoder(pl.LightningModule):
     cross-device variant and GradCache without knowing which one it runs.
     """
 
-    def __init__(self, backbone: str, pooling: str = "mean", query_prefix: str = "query: ",
-                 passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
+    def __init__(self, backbone: str, pooling: str | None = None, query_prefix: str | None = None,
+                 passage_prefix: str | None = None, max_query_length: int | None = None,
+                 max_passage_length: int | None = None,
                  loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
                  warmup_steps: int = 0, size: int | None = None, name: str | None = None,
                  freeze_embeddings: bool = False, dropout: float | None = None,
@@ -40,7 +40,10 @@ class DualEncoder(pl.LightningModule):
         chunk_size = (grad_cache or {}).get("chunk_size")
         self.grad_cache = GradCache(chunk_size) if chunk_size is not None else None
         self.automatic_optimization = self.grad_cache is None  # GradCache runs its own backward passes
-        self.encoder, self.tokenizer = load_backbone(backbone)
+        # the backbone as published: a sentence-transformers model brings its pooling, Dense layers, prompts and
+        # lengths (backbones/st_modules.py); a non-null model config value overrides what the model says
+        published = load_published(backbone)
+        self.encoder, self.tokenizer = published.model, published.tokenizer
         self.encoder.train()  # from_pretrained returns eval mode; fine-tuning wants dropout on
         if freeze_embeddings:  # opt-in: a different model (token vectors fixed), not a speed-up of the same one
             self.encoder.get_input_embeddings().weight.requires_grad_(False)
@@ -48,8 +51,12 @@ class DualEncoder(pl.LightningModule):
         self.speed = Speed.of(speed)  # model.speed: how fast it trains, never what it learns (model/speed/)
         self.speed.attach(self.encoder)
         # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
-        self.text_format = TextFormat(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
-        self.pool = get_pooler(pooling)
+        self.text_format = TextFormat(**published.text_format(pooling, query_prefix, passage_prefix, max_query_length,
+                                                              max_passage_length))
+        # pooling, then the model's Dense layers (trained with the backbone); embed() normalises
+        self.head = EmbeddingHead.from_layers(self.text_format.pooling, int(self.encoder.config.hidden_size),
+                                              published.modules.dense if published.modules else ())
+        self.backbone_card = self._card(published.card)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
 
     # -- encoding ---------------------------------------------------------------------------
@@ -58,18 +65,27 @@ class DualEncoder(pl.LightningModule):
 
     def _embed_padded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return F.normalize(self.pool(hidden, attention_mask).float(), dim=-1)
+        return F.normalize(self.head(hidden, attention_mask).float(), dim=-1)
 
     def make_collator(self) -> PairCollator:
         return self.text_format.collator(self.tokenizer)
 
     def text_encoder(self, batch_size: int = 32, precision: str = "32") -> TextEncoder:
         """This model as the evaluation encoder (length-sorted batches, inference mode)."""
-        return self.text_format.encoder(self.encoder, self.tokenizer, self.pool, batch_size, precision)
+        return self.text_format.encoder(self.encoder, self.tokenizer, self.head, batch_size, precision)
 
     def save_encoder(self, out_dir) -> Path:
         """Write the encoder for transformers and sentence-transformers users (see model/export.py)."""
-        return self.text_format.export(self.encoder, self.tokenizer, out_dir)
+        return self.text_format.export(self.encoder, self.tokenizer, out_dir, dense=self.head.dense)
+
+    def _card(self, source: dict[str, Any]) -> dict[str, Any]:
+        """The backbone card (backbones/card.py): where the weights came from and how this job encodes with them."""
+        fmt = self.text_format
+        return {**source, "parameters": sum(p.numel() for p in self.encoder.parameters())
+                + sum(p.numel() for p in self.head.parameters()),
+                "pooling": fmt.pooling, "dense": self.head.describe(), "normalize": True, "dim": self.head.dim,
+                "prompts": {"query": fmt.query_prefix, "passage": fmt.passage_prefix},
+                "max_length": {"query": fmt.max_query_length, "passage": fmt.max_passage_length}}
 
     # -- training ---------------------------------------------------------------------------
     def contrastive_loss(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None) -> torch.Tensor:

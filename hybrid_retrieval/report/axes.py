@@ -20,10 +20,17 @@ class Axis:
     values: tuple[str, ...]        # override values as written, in plotting order
     numeric: bool
     baselines: tuple[str, ...]
+    sizes: tuple[float, ...] = ()  # a backbone axis: each value's parameter count (plotted on a log scale)
+
+    @property
+    def log(self) -> bool:
+        return bool(self.sizes)
 
     def position(self, value: str) -> float:
-        """x coordinate in a plot: the number itself, or the value's rank for a categorical axis."""
-        return float(value) if self.numeric else float(self.values.index(value))
+        """x coordinate in a plot: the number itself, a backbone's parameter count, or the value's rank."""
+        if self.numeric:
+            return float(value)
+        return float(self.sizes[self.values.index(value)]) if self.sizes else float(self.values.index(value))
 
 
 def _as_float(value: str) -> float | None:
@@ -48,7 +55,7 @@ def find_axes(jobs: pd.DataFrame, chosen: dict[str, list[str]] | None = None) ->
         if numeric:
             seen = [v for _, v in sorted(zip(numbers, seen))]
         elif key == "model" and trained["model_size"].notna().any():  # a backbone axis: by size
-            size = {m.get("model"): s for m, s in zip(trained["_override_map"], trained["model_size"])}
+            size = parameter_counts(trained)
             seen.sort(key=lambda v: (np.nan_to_num(size.get(v, np.inf), nan=np.inf)))
         if key in chosen:
             missing = [v for v in chosen[key] if v not in seen]
@@ -57,8 +64,25 @@ def find_axes(jobs: pd.DataFrame, chosen: dict[str, list[str]] | None = None) ->
             base = tuple(chosen[key])
         else:
             base = tuple(dict.fromkeys([seen[0], seen[-1]])) if numeric else (seen[0],)
-        axes.append(Axis(key, tuple(seen), numeric, base))
+        sizes = ()
+        if key == "model" and not numeric:  # by parameter count on a log scale when every backbone has one
+            counts = parameter_counts(trained)
+            if all(np.isfinite(counts.get(v, np.nan)) and counts.get(v, 0) > 0 for v in seen):
+                sizes = tuple(float(counts[v]) for v in seen)
+        axes.append(Axis(key, tuple(seen), numeric, base, sizes))
     return axes
+
+
+def parameter_counts(trained: pd.DataFrame) -> dict[str, float]:
+    """Each backbone's parameter count: the job's measured ``backbone/parameters`` (backbone.json), else the
+    config's ``size``."""
+    measured = trained["backbone/parameters"] if "backbone/parameters" in trained else pd.Series(np.nan, trained.index)
+    out: dict[str, float] = {}
+    for overrides, size, count in zip(trained["_override_map"], trained["model_size"], measured):
+        value = count if count == count and count else size
+        if overrides.get("model") is not None and value == value and value:
+            out.setdefault(overrides["model"], float(value))
+    return out
 
 
 def parse_baselines(items: list[str] | None) -> dict[str, list[str]]:

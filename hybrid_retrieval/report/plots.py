@@ -52,14 +52,23 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, axis, lower: bool = False) 
                      for _, r in refs.iterrows() if r["config"].removeprefix("zero-shot ") in axis.values)
         if pts:
             ax.plot(*zip(*pts), linestyle="--", color="0.35", linewidth=1.2)
-    ax.set_xlabel(axis.key)
+    ax.set_xlabel(axis.key if not axis.log else f"{axis.key} (parameters, log scale)")
     ax.set_ylabel(pretty_metric(metric))
     ax.set_title(f"{pretty_metric(metric)} ({'lower' if lower else 'higher'} is better)", fontsize=10)
-    ax.set_xticks([axis.position(v) for v in axis.values], list(axis.values),
-                  rotation=0 if axis.numeric or max(map(len, axis.values)) < 10 else 30, fontsize=8)
+    labels = list(axis.values)
+    if axis.log:  # a backbone axis by parameter count
+        ax.set_xscale("log")
+        ax.minorticks_off()
+        labels = [f"{v}\n{_count(axis.position(v))}" for v in axis.values]
+    ax.set_xticks([axis.position(v) for v in axis.values], labels,
+                  rotation=0 if axis.numeric or axis.log or max(map(len, axis.values)) < 10 else 30, fontsize=8)
     ax.grid(alpha=0.3)
     if len(groups) > 1 or len(refs):
         ax.legend(fontsize=7)
+
+
+def _count(n: float) -> str:
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
 
 
 def _seed_note(agg: pd.DataFrame) -> str:

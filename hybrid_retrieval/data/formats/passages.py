@@ -128,3 +128,14 @@ class JsonlCorpus:
 
     def batches(self, size: int) -> Iterator[tuple[list[str], list[str]]]:
         return batched(iter_passages(self.files, self.id_key), size)
+
+    def fingerprint(self) -> str:
+        """sha256 over the files' contents (and the id key): what kept corpus embeddings are keyed by."""
+        import hashlib
+
+        from hybrid_retrieval.files import sha256_of
+
+        h = hashlib.sha256(self.id_key.encode())
+        for path in self.files:
+            h.update(sha256_of(Path(path)).encode())
+        return h.hexdigest()

@@ -17,6 +17,7 @@ from hybrid_retrieval.model.dropout import set_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
 from hybrid_retrieval.model.head import EmbeddingHead
 from hybrid_retrieval.model.loss import InfoNCELoss
+from hybrid_retrieval.model.speed import Speed
 from hybrid_retrieval.model.text_format import TextFormat
 
 

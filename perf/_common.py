@@ -2,8 +2,13 @@
 Everything else they share is in the package (:mod:`hybrid_retrieval.bench`)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from hybrid_retrieval.data.download import require_file, resolve_root
 from hybrid_retrieval.data.formats.lareqa import read_lareqa
+
+BUNDLED_CONFIG = Path(__file__).resolve().parents[1] / "conf" / "model" / "me5_small_q4.yaml"
+TEXT_KEYS = ("pooling", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
 
 
 def xquad_pairs(lang: str = "en", root: str | None = None) -> list[tuple[str, str]]:
@@ -20,3 +25,15 @@ def xquad_texts(languages: list[str], limit: int | None = None) -> tuple[list[st
         queries += [q.text for q in data.questions][:limit]
         passages += data.sentences[:limit]
     return queries, passages
+
+
+def bundled_model(**overrides):
+    """The bundled me5-small as conf/model/me5_small_q4.yaml states it (pooling, prefixes, lengths): a plain
+    transformers directory says none of these itself; ``overrides`` are DualEncoder arguments."""
+    from omegaconf import OmegaConf
+
+    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
+    from hybrid_retrieval.model.dual_encoder import DualEncoder
+
+    stated = OmegaConf.load(BUNDLED_CONFIG)
+    return DualEncoder(str(ensure_me5_small()), **{**{k: stated[k] for k in TEXT_KEYS}, **overrides})

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import xquad_texts as texts  # noqa: E402
+from _common import bundled_model, xquad_texts as texts  # noqa: E402
 
 from hybrid_retrieval.bench.flops import count_tokens, non_embedding_params  # noqa: E402
 from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, sync  # noqa: E402
@@ -31,11 +31,8 @@ from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 
 def load_model(args):
-    from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
-    model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length,
-                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ")  # me5_small_q4.yaml
+    model = bundled_model(max_query_length=args.max_length, max_passage_length=args.max_length)
     return model.to(args.device)
 
 

@@ -27,18 +27,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import xquad_texts as _texts  # noqa: E402
+from _common import bundled_model, xquad_texts as _texts  # noqa: E402
 
 from hybrid_retrieval.bench.hardware import cpu_line, gpu_line  # noqa: E402
 from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 
 def _model(device: str, max_length: int = 128):
-    from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
-    model = DualEncoder(str(ensure_me5_small()), max_query_length=64, max_passage_length=max_length,
-                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ")  # me5_small_q4.yaml
+    model = bundled_model(max_query_length=64, max_passage_length=max_length)
     return model.to(device).eval()
 
 

@@ -18,11 +18,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+from pathlib import Path
 
 import torch
 
-from hybrid_retrieval.bench.hardware import cpu_line
-from hybrid_retrieval.precision import resolve_precision
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # perf/_common.py
+from _common import bundled_model  # noqa: E402
+
+from hybrid_retrieval.bench.hardware import cpu_line  # noqa: E402
+from hybrid_retrieval.precision import resolve_precision  # noqa: E402
 
 GIB = 2**30
 
@@ -74,14 +79,11 @@ def main() -> None:
     from hybrid_retrieval.data.corpus import ParallelCorpus
     from hybrid_retrieval.data.datamodule import HybridDataModule
     from hybrid_retrieval.job.memory import peak_rss_gib, release_free_heap, reset_peak
-    from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_precision(args.precision, "cpu")
-    model = DualEncoder(str(ensure_me5_small()), dropout=args.dropout, speed={"fast_dropout": args.fast_dropout},
-                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ",  # me5_small_q4.yaml
-                        max_query_length=64, max_passage_length=128)
+    model = bundled_model(dropout=args.dropout, speed={"fast_dropout": args.fast_dropout},
+                          max_query_length=64, max_passage_length=128)
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()

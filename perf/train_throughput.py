@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import xquad_pairs  # noqa: E402
+from _common import bundled_model, xquad_pairs  # noqa: E402
 
 from hybrid_retrieval.bench.flops import count_tokens, non_embedding_params  # noqa: E402
 from hybrid_retrieval.bench.hardware import cpu_line, gpu_line, machine_line, mfu_line, sync  # noqa: E402
@@ -49,16 +49,13 @@ def run_ours(args) -> dict:
     from hybrid_retrieval.data.batch_kinds import hybrid_recipe
     from hybrid_retrieval.data.corpus import Example, ParallelCorpus, Passage
     from hybrid_retrieval.data.datamodule import HybridDataModule
-    from hybrid_retrieval.model.dual_encoder import DualEncoder
-    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
 
     pairs = xquad_pairs("en")
     corpus = ParallelCorpus({(str(i), "en"): Example(q, Passage(str(i), p)) for i, (q, p) in enumerate(pairs)}, ["en"])
-    model = DualEncoder(str(ensure_me5_small()), max_query_length=args.max_length, max_passage_length=args.max_length,
-                        lr=3e-5, dropout=args.dropout,
-                        pooling="mean", query_prefix="query: ", passage_prefix="passage: ",  # me5_small_q4.yaml
-                        speed={"compile": args.compile, "fast_dropout": args.fast_dropout, "unpad": not args.no_unpad,
-                               "unpad_chunk_overhead": args.unpad_chunk_overhead})
+    model = bundled_model(max_query_length=args.max_length, max_passage_length=args.max_length, lr=3e-5,
+                          dropout=args.dropout, speed={"compile": args.compile, "fast_dropout": args.fast_dropout,
+                                                       "unpad": not args.no_unpad,
+                                                       "unpad_chunk_overhead": args.unpad_chunk_overhead})
     computed = count_tokens(model.encoder)  # what the backbone ran on: unpadded chunks, or the padded batch
     dm = HybridDataModule(corpus, hybrid_recipe(0.0), batch_size=args.batch_size, seed=0,
                           collate_fn=model.make_collator())
@@ -88,15 +85,11 @@ def run_sentence_transformers(args) -> dict:
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
-    from transformers import AutoModel, AutoTokenizer, TrainerCallback
+    from transformers import TrainerCallback
 
-    from hybrid_retrieval.model.export import save_encoder
-    from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
-
-    src = str(ensure_me5_small())
-    st_dir = tempfile.mkdtemp()
-    save_encoder(AutoModel.from_pretrained(src), AutoTokenizer.from_pretrained(src), st_dir, "mean", "query: ",
-                 "passage: ", args.max_length)
+    # the bundled model as a sentence-transformers directory: the same weights, pooling and prefixes as ours
+    st_dir = str(bundled_model(max_query_length=args.max_length, max_passage_length=args.max_length)
+                 .save_encoder(tempfile.mkdtemp()))
     model = SentenceTransformer(st_dir, device=args.device)
     model.max_seq_length = args.max_length
     pairs = xquad_pairs("en")

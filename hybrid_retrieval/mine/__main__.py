@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. data.languages=[de,en] model=me5_small")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # one "Building index" line per language
     settings = MineSettings(k=args.k, skip=args.skip, window=args.window, pairs=args.pairs, seed=args.seed)
 
     from hybrid_retrieval.job.train import build

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import compose_config, smoke_overrides
+
 from hybrid_retrieval.config.validate import ConfigError, validate
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.datamodule import PairDataset
@@ -117,8 +117,8 @@ def test_dense_mining_through_the_cli_with_the_project_s_backbone(data_root, tmp
     from hybrid_retrieval.mine.__main__ import main
 
     out = tmp_path / "dense.jsonl"
-    assert main(["--retriever", "dense", "--k", "2", "--skip", "0", "--window", "5", "--pairs", "all", "--out", str(out),
-                 "experiment=smoke", "model=tiny", f"paths.data_dir={data_root}"]) == 0
+    assert main(["--retriever", "dense", "--k", "2", "--skip", "0", "--window", "5", "--pairs", "all",
+                 "--out", str(out), "experiment=smoke", "model=tiny", f"paths.data_dir={data_root}"]) == 0
     meta, lines = read_mined(out)
     assert meta["retriever"] == "dense" and meta["model"].startswith("tiny")
     assert {(q, p) for _, q, p in lines} == {(q, p) for q in LANGS for p in LANGS}  # every query language too
@@ -152,7 +152,8 @@ def test_an_integer_still_means_paragraph_sentences(corpus):
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["data.hard_negatives.source=bm25"], "data.hard_negatives.source='bm25': must be one of ['none', 'paragraph', 'file']"),
+    (["data.hard_negatives.source=bm25"],
+     "data.hard_negatives.source='bm25': must be one of ['none', 'paragraph', 'file']"),
     (["data.hard_negatives.source=file", "data.hard_negatives.n=2"], "data.hard_negatives.path: source=file needs"),
     (["data.hard_negatives.source=file", "data.hard_negatives.n=2", "data.hard_negatives.path=/no/such.jsonl"],
      "data.hard_negatives.path=/no/such.jsonl: no such file; mine it first: python -m hybrid_retrieval.mine"),
@@ -208,7 +209,7 @@ def test_cross_lingual_batches_negatives_are_in_their_passages_language_in_the_t
     assert len(records) == 6 and {r["is_cross"] for r in records} == {True, False}
     seen = 0
     for r in records:
-        for q_lang, p_lang, negs in zip(r["query_langs"], r["passage_langs"], r["negative_langs"]):
+        for q_lang, p_lang, negs in zip(r["query_langs"], r["passage_langs"], r["negative_langs"], strict=True):
             expected = q_lang if translated else p_lang  # mono batches: the two are one language
             assert set(negs) <= {expected}, r
             assert len(negs) == 2 or (translated and q_lang != p_lang), r  # translated: those that have one

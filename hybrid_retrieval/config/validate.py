@@ -142,7 +142,7 @@ def check_data_root(cfg: DictConfig) -> None:
 
 
 def check_hard_negatives(cfg: DictConfig) -> None:
-    """``data.hard_negatives``: its node's values and, for mined negatives, that the file exists (data/hard_negatives.py)."""
+    """``data.hard_negatives``: its values and, for mined negatives, that the file exists (data/hard_negatives.py)."""
     from hybrid_retrieval.data.hard_negatives import check_config
 
     value = OmegaConf.select(cfg, "data.hard_negatives")

@@ -23,9 +23,10 @@ Passage ids are the training corpus's own, so a file mined from other data fails
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -171,7 +172,7 @@ class NegativePicker:
                                  f"passage {missing[0]!r}, which is not among the training corpus's {lang} passages; "
                                  f"the file was mined from other data: mine it again ({MINE_COMMAND})")
             self.mined[(items[item], langs[q_lang], langs[lang])] = tuple(table[pid] for pid in pids)
-        uncovered = [(corpus.items[i], corpus.languages[j]) for i, j in zip(*np.nonzero(corpus.available))
+        uncovered = [(corpus.items[i], corpus.languages[j]) for i, j in zip(*np.nonzero(corpus.available), strict=True)
                      if (int(i), int(j), int(j)) not in self.mined]
         if uncovered:
             item, lang = uncovered[0]

@@ -22,8 +22,10 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
 def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
     import hybrid_retrieval.config.resolvers  # noqa: F401  (registers ${hr.*})
-    from hydra import compose as hydra_compose, initialize_config_dir
 
     if not (CONF / "config.yaml").is_file():
         raise SystemExit(f"{CONF}: no config.yaml; run from a source checkout (pip install -e .)")

@@ -14,9 +14,10 @@ import json
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ def corpus_digest(corpus: ParallelCorpus) -> str:
     """Which training pairs the file was mined for (items, languages, answers)."""
     h = hashlib.blake2b(digest_size=8)
     for (item, lang), ex in sorted(corpus.examples(), key=lambda kv: kv[0]):
-        h.update(f"{item}\t{lang}\t{ex.positive.pid}\n".encode("utf-8"))
+        h.update(f"{item}\t{lang}\t{ex.positive.pid}\n".encode())
     return h.hexdigest()
 
 

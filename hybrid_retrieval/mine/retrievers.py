@@ -1,7 +1,7 @@
 """The retrievers that mining ranks passages with: BM25 (bm25s) and dense (the evaluation's encoder + FAISS)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

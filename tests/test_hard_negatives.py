@@ -216,3 +216,47 @@ def test_cross_lingual_batches_negatives_are_in_their_passages_language_in_the_t
             assert q_lang != p_lang if r["is_cross"] else q_lang == p_lang
             seen += len(negs)
     assert seen > 0
+
+
+SLOW_MINER = """
+import sys, time
+from hybrid_retrieval.data.corpus import ParallelCorpus
+from hybrid_retrieval.mine import core
+from hybrid_retrieval.mine.retrievers import BM25Retriever
+
+class Slow(BM25Retriever):
+    def search(self, queries, depth):
+        time.sleep(0.3)
+        return super().search(queries, depth)
+
+core.CHUNK = 10
+corpus = ParallelCorpus.from_lareqa("mlqa-r", ["de", "en", "es"], sys.argv[1])
+core.mine(corpus, Slow(), core.MineSettings(k=4, skip=1, window=10), sys.argv[2])
+"""
+
+
+def test_a_sigkilled_mining_process_resumes_to_the_same_file(corpus, data_root, tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    monkeypatch.setattr(core, "CHUNK", 10)
+    settings = MineSettings(k=4, skip=1, window=10)
+    whole = tmp_path / "whole.jsonl"
+    mine(corpus, BM25Retriever(), settings, whole)
+    out = tmp_path / "killed.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_MINER, str(data_root), str(out)], cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.is_file() or out.read_text(encoding="utf-8").count("\n") < 31):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = out.read_text(encoding="utf-8").count("\n") - 1
+    assert 30 <= kept < int(corpus.available.sum())  # killed part-way
+    assert mine(corpus, BM25Retriever(), settings, out)["written"] == int(corpus.available.sum()) - kept
+    assert out.read_bytes() == whole.read_bytes()
+

@@ -188,9 +188,10 @@ def test_loss_masks_a_mined_negative_that_is_another_pair_s_answer():
     assert torch.allclose(loss, expect, atol=1e-5)
 
 
-@pytest.mark.parametrize("translated", [False, True])
+# translated: some pairs have fewer negatives than others; GradCache chunks the passages of such batches
+@pytest.mark.parametrize("translated, extra", [(False, []), (True, ["model.grad_cache.chunk_size=5"])])
 def test_cross_lingual_batches_negatives_are_in_their_passages_language_in_the_trace(
-        data_root, tmp_path, bm25_file, translated, one_torch_thread):
+        data_root, tmp_path, bm25_file, translated, extra, one_torch_thread):
     import pytorch_lightning as pl
 
     from hybrid_retrieval.data.batch_trace import BatchTrace, trace_path
@@ -198,7 +199,8 @@ def test_cross_lingual_batches_negatives_are_in_their_passages_language_in_the_t
 
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + [
         "data.cross_ratio=0.5", "data.hard_negatives.source=file", "data.hard_negatives.n=2",
-        f"data.hard_negatives.path={bm25_file}", f"data.hard_negatives.translated={str(translated).lower()}"])
+        f"data.hard_negatives.path={bm25_file}", f"data.hard_negatives.translated={str(translated).lower()}",
+        *extra])
     validate(cfg)
     model = build(cfg.model)
     datamodule = build_datamodule(cfg.data, collate_fn=model.make_collator())

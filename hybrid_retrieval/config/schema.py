@@ -85,7 +85,9 @@ class DataSchema:
     cross_ratio: float = recipe_knob(0.5, owned("hybrid_retrieval.data.batch_kinds", "SHARE"))
     cross_mode: str = recipe_knob("per_sample", owned("hybrid_retrieval.data.batch_kinds", "CROSS_MODE"))
     schedule: str = checked("exact", owned("hybrid_retrieval.data.sampler", "SCHEDULE"))
-    hard_negatives: int = checked(0, at_least(0))
+    # an int (that many paragraph sentences) or {source: none|paragraph|file, n, path, translated}
+    hard_negatives: Any = checked({"source": "paragraph", "n": 0, "path": None, "translated": False},
+                                  owned("hybrid_retrieval.data.hard_negatives", "HARD_NEGATIVES"))
     num_batches: Optional[int] = checked(None, optional(at_least(1)))
     num_workers: int = checked(0, at_least(0))
     seed: int = 0

@@ -33,6 +33,7 @@ def validate(cfg: DictConfig) -> None:
     check_training_length(cfg)
     check_grad_cache(cfg)
     check_cross_lingual_languages(cfg)
+    check_hard_negatives(cfg)
     check_data_root(cfg)
     check_benchmarks(cfg)
     check_training_corpus(cfg)
@@ -140,6 +141,19 @@ def check_data_root(cfg: DictConfig) -> None:
     if root not in (None, "") and not Path(os.path.expanduser(str(root))).is_dir():
         raise ConfigError(f"paths.data_dir={root}: directory does not exist "
                           f"(set paths.data_dir or ${ENV_VAR} to the data root, or run python -m hybrid_retrieval.data.download)")
+
+
+def check_hard_negatives(cfg: DictConfig) -> None:
+    """``data.hard_negatives``: its values and, for mined negatives, that the file exists (data/hard_negatives.py)."""
+    from hybrid_retrieval.data.hard_negatives import check_config
+
+    value = OmegaConf.select(cfg, "data.hard_negatives")
+    if value is None:
+        return
+    try:
+        check_config(OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value)
+    except (ValueError, OSError) as err:
+        raise ConfigError(str(err)) from None
 
 
 def check_training_corpus(cfg: DictConfig) -> None:

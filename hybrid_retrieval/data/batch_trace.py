@@ -4,8 +4,9 @@ Hybrid training is only meaningful if all ranks take the same batch kind and
 languages at the same step; the sampler guarantees it by construction, and
 this trace lets a run prove it.  With ``callbacks=with_batch_trace`` rank r
 appends one JSON line per step to ``<output_dir>/batch_trace/rank<r>.jsonl``:
-``{"step", "kind", "is_cross", "query_langs", "passage_langs"}`` (the batch kind's name, whether that kind is
-cross-lingual, languages as codes, one per pair).  Compare the files of two ranks line by line.
+``{"step", "kind", "is_cross", "query_langs", "passage_langs", "negative_langs"}`` (the batch kind's name,
+whether that kind is cross-lingual, languages as codes, one per pair; ``negative_langs``: per pair, the
+language of each of its hard negatives).  Compare the files of two ranks line by line.
 """
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class BatchTrace(pl.Callback):
         if self._file is None or "query_lang" not in batch:
             return
         record = {"step": trainer.global_step, "kind": batch.get("kind"), "is_cross": bool(batch["cross_lingual"]),
-                  "query_langs": self._names(batch["query_lang"]), "passage_langs": self._names(batch["passage_lang"])}
+                  "query_langs": self._names(batch["query_lang"]), "passage_langs": self._names(batch["passage_lang"]),
+                  "negative_langs": [self._names(langs) for langs in batch.get("negative_langs", [])]}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
 

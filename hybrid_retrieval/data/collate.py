@@ -74,4 +74,5 @@ class PairCollator:
             "cross_lingual": bool(rows[0].get("cross_lingual")),
             "query_lang": torch.tensor([r["query_lang"] for r in rows]),  # language indices (batch traces)
             "passage_lang": torch.tensor([r["passage_lang"] for r in rows]),
+            "negative_langs": [list(r.get("negative_langs", ())) for r in rows],  # per pair (data/hard_negatives.py)
         }

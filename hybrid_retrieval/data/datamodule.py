@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from hybrid_retrieval.data.batch_kinds import BatchKind
 from hybrid_retrieval.data.corpus import ParallelCorpus
+from hybrid_retrieval.data.hard_negatives import NegativePicker
 from hybrid_retrieval.data.sampler import HybridBatchSampler, Sample, resolve_shares
 
 
@@ -24,11 +25,15 @@ class PairDataset(Dataset):
 
     Args:
         kinds: the sampler's batch kinds (name -> BatchKind); every sample's kind is one of them.
+        hard_negatives: ``data.hard_negatives`` (an int: paragraph sentences; a node; data/hard_negatives.py)
+            or a NegativePicker built from it.
     """
 
-    def __init__(self, corpus: ParallelCorpus, kinds: Mapping[str, BatchKind], hard_negatives: int = 0,
+    def __init__(self, corpus: ParallelCorpus, kinds: Mapping[str, BatchKind], hard_negatives: Any = 0,
                  seed: int = 0):
-        self.corpus, self.hard_negatives, self.seed = corpus, hard_negatives, seed
+        self.corpus, self.seed = corpus, seed
+        self.negatives = hard_negatives if isinstance(hard_negatives, NegativePicker) \
+            else NegativePicker(corpus, hard_negatives, seed)
         self.kinds = dict(kinds)
 
     def __len__(self) -> int:
@@ -40,13 +45,11 @@ class PairDataset(Dataset):
             raise KeyError(f"sample of batch kind {kind!r}, not one of this dataset's kinds {list(self.kinds)}")
         query = self.corpus.example(item, q_lang).query
         target = self.corpus.example(item, p_lang)
-        negatives = target.negatives
-        if self.hard_negatives < len(negatives):
-            pick = np.random.default_rng([self.seed, item, p_lang]).choice(len(negatives), self.hard_negatives, replace=False)
-            negatives = tuple(negatives[i] for i in sorted(pick))
+        negatives = self.negatives.pick(item, q_lang, p_lang)  # [(Passage, its language index)]
         row = {
             "query": query, "positive": target.positive.text, "positive_id": target.positive.pid,
-            "negatives": [n.text for n in negatives], "negative_ids": [n.pid for n in negatives],
+            "negatives": [n.text for n, _ in negatives], "negative_ids": [n.pid for n, _ in negatives],
+            "negative_langs": [lang for _, lang in negatives],
             "query_lang": q_lang, "passage_lang": p_lang,
             "kind": kind, "cross_lingual": self.kinds[kind].cross_lingual,
         }
@@ -63,7 +66,7 @@ class HybridDataModule(pl.LightningDataModule):
     """
 
     def __init__(self, corpus: ParallelCorpus, batch_kinds: Mapping[str, BatchKind], batch_size: int = 32,
-                 schedule: str = "exact", hard_negatives: int = 0, num_batches: int | None = None,
+                 schedule: str = "exact", hard_negatives: Any = 0, num_batches: int | None = None,
                  num_workers: int = 0, seed: int = 0, languages: list[str] | None = None,
                  collate_fn: Callable | None = None, pretokenize: bool = True, language_alpha: float = 0.0):
         super().__init__()
@@ -71,7 +74,8 @@ class HybridDataModule(pl.LightningDataModule):
         self.corpus, self.collate_fn, self.languages = corpus, collate_fn, list(languages or corpus.languages)
         self.pretokenize = pretokenize
         self.batch_size, self.schedule = batch_size, schedule
-        self.hard_negatives, self.num_batches, self.num_workers, self.seed = hard_negatives, num_batches, num_workers, seed
+        self.num_batches, self.num_workers, self.seed = num_batches, num_workers, seed
+        self.hard_negatives = NegativePicker(corpus, hard_negatives, seed)  # a mined file is read (and checked) here
         self.batch_kinds = dict(batch_kinds)
         self.language_alpha = language_alpha
 

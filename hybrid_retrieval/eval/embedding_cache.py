@@ -24,12 +24,11 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from filelock import FileLock
 
-from hybrid_retrieval.eval.embedding_store import DTYPES, utf8_ids
+from hybrid_retrieval.eval.embedding_store import DTYPES, StoredRows, utf8_ids
 from hybrid_retrieval.files import cache_root, replaced_atomically, write_atomically
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ def is_complete(folder: Path) -> bool:
 
 
 @dataclass
-class ShardedStore:
+class ShardedStore(StoredRows):
     """The store interface of :class:`~hybrid_retrieval.eval.embedding_store.EmbeddingStore` over shard files."""
 
     folder: Path
@@ -67,46 +66,8 @@ class ShardedStore:
     new_tokens: int = 0
     new_token_squares: int = 0
 
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-    def doc_names(self, rows: np.ndarray) -> np.ndarray:
-        return np.char.decode(self.ids[rows], "utf-8")
-
-    def iter_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        """``(first row, float32 block)`` of ``rows`` rows (the last shorter), filled across shard files; the
-        buffer is reused, so a block is valid until the next one."""
-        kind = DTYPES[self.dtype]
-        buf = np.empty((rows, self.dim), dtype=kind)
-        fill, lo = 0, 0
-        for path, size in zip(self.files, self.sizes):
-            with open(path, "rb", buffering=0) as fh:
-                left = size
-                while left:
-                    take = min(rows - fill, left)
-                    view = buf[fill: fill + take]
-                    got = fh.readinto(memoryview(view).cast("B"))
-                    if got != view.nbytes:
-                        raise OSError(f"{path}: truncated embedding shard")
-                    fill, left = fill + take, left - take
-                    if fill == rows:
-                        yield lo, buf.astype(np.float32, copy=self.dtype != "float32")
-                        lo, fill = lo + rows, 0
-        if fill:
-            yield lo, buf[:fill].astype(np.float32, copy=self.dtype != "float32")
-
-    def rows(self, index: np.ndarray) -> np.ndarray:
-        index = np.sort(np.asarray(index))
-        bounds = np.concatenate([[0], np.cumsum(self.sizes)])
-        out = []
-        for i, path in enumerate(self.files):
-            sel = index[(index >= bounds[i]) & (index < bounds[i + 1])] - bounds[i]
-            if len(sel):
-                mm = np.memmap(path, dtype=DTYPES[self.dtype], mode="r", shape=(self.sizes[i], self.dim))
-                out.append(np.asarray(mm[sel], dtype=np.float32))
-                del mm
-        return np.concatenate(out) if out else np.empty((0, self.dim), dtype=np.float32)
+    def _files(self) -> list[tuple[Path, int]]:
+        return list(zip(self.files, self.sizes))
 
 
 def _shard(folder: Path, i: int) -> tuple[Path, Path]:

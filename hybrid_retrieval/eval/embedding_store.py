@@ -21,15 +21,16 @@ log = logging.getLogger(__name__)
 DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
-@dataclass
-class EmbeddingStore:
-    """``n`` unit vectors of size ``dim`` in ``path`` (row-major, ``dtype``); ``ids[i]`` is row i's UTF-8 docid."""
+class StoredRows:
+    """Reading rows back from one or more flat files (``_files()``: paths and their row counts), shared by the
+    single-file store here and the sharded, kept one (:mod:`.embedding_cache`)."""
 
-    path: Path
     dim: int
-    dtype: str = "float32"
-    ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="S1"))
-    encode_s: float = 0.0
+    dtype: str
+    ids: np.ndarray
+
+    def _files(self) -> list[tuple[Path, int]]:
+        raise NotImplementedError
 
     @property
     def n(self) -> int:
@@ -40,28 +41,54 @@ class EmbeddingStore:
         return np.char.decode(self.ids[rows], "utf-8")
 
     def iter_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(first row, float32 block)`` of at most ``rows`` rows.
+        """Yield ``(first row, float32 block)`` of ``rows`` rows (the last shorter), filled across files.
 
         One buffer is reused to bound memory: a block is valid until the next one is read (copy to keep it).
         """
-        itemsize = np.dtype(DTYPES[self.dtype]).itemsize
         buf = np.empty((rows, self.dim), dtype=DTYPES[self.dtype])
-        with open(self.path, "rb", buffering=0) as fh:
-            for lo in range(0, self.n, rows):
-                take = min(rows, self.n - lo)
-                view = buf[:take]
-                got = fh.readinto(memoryview(view).cast("B"))
-                if got != take * self.dim * itemsize:
-                    raise OSError(f"{self.path}: truncated embedding file (expected {self.n} rows of {self.dim})")
-                yield lo, view.astype(np.float32, copy=False) if self.dtype == "float32" else view.astype(np.float32)
+        convert = self.dtype != "float32"
+        fill, lo = 0, 0
+        for path, size in self._files():
+            with open(path, "rb", buffering=0) as fh:
+                left = size
+                while left:
+                    take = min(rows - fill, left)
+                    view = buf[fill: fill + take]
+                    if fh.readinto(memoryview(view).cast("B")) != view.nbytes:
+                        raise OSError(f"{path}: truncated embedding file (expected {size} rows of {self.dim})")
+                    fill, left = fill + take, left - take
+                    if fill == rows:
+                        yield lo, buf.astype(np.float32, copy=convert)
+                        lo, fill = lo + rows, 0
+        if fill:
+            yield lo, buf[:fill].astype(np.float32, copy=convert)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
-        """Selected rows as float32 (for training an IVF quantiser on a sample)."""
-        mm = np.memmap(self.path, dtype=DTYPES[self.dtype], mode="r", shape=(self.n, self.dim))
-        try:
-            return np.asarray(mm[np.sort(index)], dtype=np.float32)
-        finally:
-            del mm
+        """Selected rows as float32 (for training an IVF quantiser on a sample), in increasing row order."""
+        index = np.sort(np.asarray(index))
+        out, first = [], 0
+        for path, size in self._files():
+            sel = index[(index >= first) & (index < first + size)] - first
+            if len(sel):
+                mm = np.memmap(path, dtype=DTYPES[self.dtype], mode="r", shape=(size, self.dim))
+                out.append(np.asarray(mm[sel], dtype=np.float32))
+                del mm
+            first += size
+        return np.concatenate(out) if out else np.empty((0, self.dim), dtype=np.float32)
+
+
+@dataclass
+class EmbeddingStore(StoredRows):
+    """``n`` unit vectors of size ``dim`` in ``path`` (row-major, ``dtype``); ``ids[i]`` is row i's UTF-8 docid."""
+
+    path: Path
+    dim: int
+    dtype: str = "float32"
+    ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="S1"))
+    encode_s: float = 0.0
+
+    def _files(self) -> list[tuple[Path, int]]:
+        return [(Path(self.path), self.n)]
 
 
 def encode_to_store(encoder, batches: Iterable[tuple[list[str], list[str]]], path: str | Path,

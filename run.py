@@ -1,4 +1,5 @@
 """Hydra entry point: python run.py [-m] key=value ...  (see README.md and docs/sweeps.md)."""
+
 import logging
 from pathlib import Path
 
@@ -29,8 +30,8 @@ def main(cfg: DictConfig) -> float | None:
     from pytorch_lightning.utilities import rank_zero_only
 
     from hybrid_retrieval.job import job_status, tracking
-    from hybrid_retrieval.job.preemption import Preempted, hand_over
     from hybrid_retrieval.job.evaluate import optimized_metric
+    from hybrid_retrieval.job.preemption import Preempted, hand_over
     from hybrid_retrieval.job.run_job import run_job
 
     if cfg.eval.get("plan_only"):  # the evaluation's cost from the config alone: nothing downloaded or trained
@@ -52,8 +53,14 @@ def main(cfg: DictConfig) -> float | None:
         metrics = run_job(cfg)
     except Preempted as err:  # checkpointed on a scheduler's signal: record it, ask for the requeue
         if records:
-            job_status.write_status(out_dir, job_status.PREEMPTED, signal=err.signum, step=err.step,
-                                    checkpoint=str(err.checkpoint), message=err.message)
+            job_status.write_status(
+                out_dir,
+                job_status.PREEMPTED,
+                signal=err.signum,
+                step=err.step,
+                checkpoint=str(err.checkpoint),
+                message=err.message,
+            )
         log.warning("%s", err.message)
         hand_over(err)
     except BaseException as err:
@@ -66,8 +73,13 @@ def main(cfg: DictConfig) -> float | None:
         in_sweep = HydraConfig.get().mode == RunMode.MULTIRUN
         if not in_sweep or not isinstance(err, Exception) or job_status.is_input_error(err):
             raise
-        log.error("job %s failed (%s: %s); recorded in %s, the sweep goes on", HydraConfig.get().job.num,
-                  type(err).__name__, err, out_dir / job_status.STATUS_FILE)
+        log.error(
+            "job %s failed (%s: %s); recorded in %s, the sweep goes on",
+            HydraConfig.get().job.num,
+            type(err).__name__,
+            err,
+            out_dir / job_status.STATUS_FILE,
+        )
         return None
     if records:
         job_status.write_status(out_dir, job_status.COMPLETE, config_sha256=digest)

@@ -1,4 +1,5 @@
 """Paths (cache dir, data root) and files written whole: atomic files and directories, sha256."""
+
 from __future__ import annotations
 
 import errno
@@ -6,9 +7,9 @@ import hashlib
 import os
 import shutil
 import tempfile
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from pathlib import Path
 
 from filelock import FileLock
 
@@ -40,8 +41,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def install_dir(dest: Path, build: Callable[[Path], None],
-                is_current: Callable[[Path], bool] = Path.is_dir) -> Path:
+def install_dir(dest: Path, build: Callable[[Path], None], is_current: Callable[[Path], bool] = Path.is_dir) -> Path:
     """Build ``dest`` once across processes, and never show a half-built one under its name.
 
     Under a lock beside ``dest``: built into a temp sibling, flushed, then renamed into place;
@@ -116,8 +116,11 @@ def replaced_atomically(path: Path, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, path)
     except OSError as err:
         if err.errno == errno.ENOSPC:  # the temp file goes, the previous file stays; say where space ran out
-            raise DiskFullError(errno.ENOSPC, f"no space left on device in {path.parent} while writing {path.name}; "
-                                f"the previous {path.name} (if any) is kept; free space there and re-run") from err
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"no space left on device in {path.parent} while writing {path.name}; "
+                f"the previous {path.name} (if any) is kept; free space there and re-run",
+            ) from err
         raise
     finally:
         tmp.unlink(missing_ok=True)

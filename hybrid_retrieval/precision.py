@@ -7,6 +7,7 @@ and a matrix product ran 53x slower than in fp32 (measured here: 9.0 s vs
 unusable on another is no default, so ``auto`` asks PyTorch what this machine
 supports when the job starts.
 """
+
 from __future__ import annotations
 
 import torch

@@ -16,6 +16,7 @@ there) and lets it reach the job's log file.
     with phase("xquad_r: metrics"):          # no count: a start and an end line
         ...
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,8 +91,16 @@ class Phase:
     so a step that cannot count (a FAISS search, metrics) still shows it is alive.
     """
 
-    def __init__(self, name: str, total: int | None = None, unit: str = "it", every_s: float = EVERY_S,
-                 bar: bool | None = None, logger: logging.Logger | None = None, heartbeat: bool = True):
+    def __init__(
+        self,
+        name: str,
+        total: int | None = None,
+        unit: str = "it",
+        every_s: float = EVERY_S,
+        bar: bool | None = None,
+        logger: logging.Logger | None = None,
+        heartbeat: bool = True,
+    ):
         self.name, self.total, self.unit, self.every_s = name, total, unit, every_s
         self.logger = logger or log
         self.done = 0
@@ -101,8 +110,9 @@ class Phase:
             from tqdm.auto import tqdm
 
             scale = unit == "B"
-            self._bar = tqdm(total=total, desc=name, unit=unit, unit_scale=scale, unit_divisor=1024 if scale else 1000,
-                             leave=False)
+            self._bar = tqdm(
+                total=total, desc=name, unit=unit, unit_scale=scale, unit_divisor=1024 if scale else 1000, leave=False
+            )
         keep_progress_lines_off_terminals()
         of = f" of {_amount(total, unit)} {'' if unit == 'B' else unit}".rstrip() if total is not None else ""
         emit("%s: started%s", name, of, logger=self.logger)
@@ -136,9 +146,11 @@ class Phase:
         rate_s = f"{rate / 1e6:.1f} MB/s" if self.unit == "B" else f"{rate:,.1f}{unit}/s"
         if self.total:
             eta = (self.total - self.done) / rate if rate > 0 else math.nan
-            return (f"{self.name}: {_amount(self.done, self.unit)}/{_amount(self.total, self.unit)}{unit} "
-                    f"({100 * self.done / self.total:.0f}%), {rate_s}, {duration(elapsed)} elapsed, "
-                    f"ETA {duration(eta)}")
+            return (
+                f"{self.name}: {_amount(self.done, self.unit)}/{_amount(self.total, self.unit)}{unit} "
+                f"({100 * self.done / self.total:.0f}%), {rate_s}, {duration(elapsed)} elapsed, "
+                f"ETA {duration(eta)}"
+            )
         if not self.done:
             return f"{self.name}: running, {duration(elapsed)} elapsed"
         return f"{self.name}: {_amount(self.done, self.unit)}{unit}, {rate_s}, {duration(elapsed)} elapsed"
@@ -158,7 +170,7 @@ class Phase:
         what = f", {_amount(self.done, self.unit)}{'' if self.unit == 'B' else ' ' + self.unit}" if self.done else ""
         emit("%s: done%s in %s", self.name, what, elapsed, logger=self.logger)
 
-    def __enter__(self) -> "Phase":
+    def __enter__(self) -> Phase:
         return self
 
     def __exit__(self, exc_type, *_: Any) -> None:

@@ -5,13 +5,18 @@ swallowed by a broad filter: Lightning's advertising tips, a deprecation
 warning raised inside Lightning about torch internals (nothing our code can
 change), and faiss's loader announcing which SIMD build it picked.
 """
+
 from __future__ import annotations
 
 import logging
 import warnings
 
-_LIGHTNING_LOGGERS = ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
-                      "lightning.fabric.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+_LIGHTNING_LOGGERS = (
+    "pytorch_lightning.utilities.rank_zero",
+    "lightning.pytorch.utilities.rank_zero",
+    "lightning.fabric.utilities.rank_zero",
+    "lightning_fabric.utilities.rank_zero",
+)
 _ADVERT_MARK = "💡 Tip:"  # "try installing litlogger / litmodels ..."
 _WARNINGS = (
     # Lightning's own pytree helper calls torch's deprecated LeafSpec check on every batch transfer

@@ -6,11 +6,13 @@ rule (:func:`owned`), so ``validate()`` can fail in a second, before anything
 loads, with the very message the constructor would give.  Keys that no
 constructor consumes (seed, lr, trainer keys) declare their rule in the schema.
 """
+
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ def optional(valid: Valid) -> Valid:
 
 def owned(module: str, name: str) -> Valid:
     """The rule ``name`` of ``module``, imported when first checked (the schema must not import torch)."""
+
     def rule() -> Valid:
         return getattr(importlib.import_module(module), name)
 

@@ -1,10 +1,11 @@
 """Wall-clock time per phase, so every job reports where its time went."""
+
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class Stopwatch:

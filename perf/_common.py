@@ -1,5 +1,6 @@
 """The texts the throughput scripts time: XQuAD-R questions and answer sentences (the scripts' own data).
 Everything else they share is in the package (:mod:`hybrid_retrieval.bench`)."""
+
 from __future__ import annotations
 
 from pathlib import Path

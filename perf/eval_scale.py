@@ -11,6 +11,7 @@ last line reads ``peak_rss_gib=<x>``.
     python perf/eval_scale.py --passages 1000000
     python perf/eval_scale.py --passages 200000 --index hnsw --dtype float16
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,33 +40,48 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
     from hybrid_retrieval.eval.encode import TextEncoder
     from hybrid_retrieval.eval.pipeline import Benchmark, Plan, QuerySet, RetrievalOptions, Task
     from hybrid_retrieval.eval.protocol import Protocol
     from hybrid_retrieval.eval.search import IndexSpec
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
-    encoder = TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,
-                          batch_size=args.batch_size, show_progress=False)
+    encoder = TextEncoder(
+        AutoModel.from_pretrained(path),
+        AutoTokenizer.from_pretrained(path),
+        mean_pool,
+        batch_size=args.batch_size,
+        show_progress=False,
+    )
     queries, qrels = synthetic_queries(args.passages, args.queries)
-    options = RetrievalOptions(IndexSpec(kind=args.index), embedding_dtype=args.dtype,
-                               embeddings_dir=args.work_dir or tempfile.gettempdir(), encode_chunk=args.encode_chunk)
+    options = RetrievalOptions(
+        IndexSpec(kind=args.index),
+        embedding_dtype=args.dtype,
+        embeddings_dir=args.work_dir or tempfile.gettempdir(),
+        encode_chunk=args.encode_chunk,
+    )
     stats: dict = {}
     t0 = time.perf_counter()
-    plan = Plan({"syn": QuerySet("syn", queries)}, {"syn": SyntheticCorpus(args.passages)},
-                [Task("mono", "syn", "syn", qrels)])
-    protocol = Protocol.from_node("scale", {"settings": ["mono"], "metrics": ["ndcg@10", "recall@100"],
-                                            "depth": args.depth}, ["mono"])
+    plan = Plan(
+        {"syn": QuerySet("syn", queries)}, {"syn": SyntheticCorpus(args.passages)}, [Task("mono", "syn", "syn", qrels)]
+    )
+    protocol = Protocol.from_node(
+        "scale", {"settings": ["mono"], "metrics": ["ndcg@10", "recall@100"], "depth": args.depth}, ["mono"]
+    )
     metrics, _ = Benchmark("scale", protocol, plan, options).evaluate(encoder, stats=stats)
     total = time.perf_counter() - t0
     s = stats["sets"][0]
-    print(f"model=tiny index={args.index} dtype={args.dtype} passages={s['passages']} queries={s['queries']} "
-          f"depth={args.depth} torch_threads={torch.get_num_threads()}")
+    print(
+        f"model=tiny index={args.index} dtype={args.dtype} passages={s['passages']} queries={s['queries']} "
+        f"depth={args.depth} torch_threads={torch.get_num_threads()}"
+    )
     print(f"encode: {s['passages']} passages in {s['encode_s']:.1f} s = {s['passages'] / s['encode_s']:.0f} passages/s")
-    print(f"search: {s['queries']} queries in {s['search_s']:.2f} s = {s['queries'] / s['search_s']:.1f} queries/s "
-          f"(+ {s['index_build_s']:.2f} s index build)")
+    print(
+        f"search: {s['queries']} queries in {s['search_s']:.2f} s = {s['queries'] / s['search_s']:.1f} queries/s "
+        f"(+ {s['index_build_s']:.2f} s index build)"
+    )
     print(f"sanity: ndcg@10={metrics['scale/mono/ndcg@10']:.4f} recall@100={metrics['scale/mono/recall@100']:.4f}")
     print(f"total: {total:.1f} s")
     print(f"peak_rss_gib={peak_rss_gib():.3f}")

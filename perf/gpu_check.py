@@ -15,6 +15,7 @@ where no GPU is lent: the 'GPU' side then is the CPU at ``--precision``.
     python perf/gpu_check.py faiss [--device cuda] [--limit N] [--synthetic N]
     python perf/gpu_check.py agree [--device cuda] [--languages de en zh] [--articles N] [--tolerance 0.01]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import bundled_model, xquad_texts as _texts  # noqa: E402
+from _common import bundled_model  # noqa: E402
+from _common import xquad_texts as _texts
 
 from hybrid_retrieval.bench.hardware import cpu_line, gpu_line  # noqa: E402
 from hybrid_retrieval.precision import resolve_precision  # noqa: E402
@@ -59,23 +61,25 @@ def compare_search(vectors: np.ndarray, queries: np.ndarray, depth: int, what: s
     overlap = float(np.mean([len(set(a) & set(b)) / depth for a, b in zip(i_cpu, i_dev)]))
     max_dscore = float(np.max(np.abs(s_cpu - s_dev)))
     side = "faiss-gpu" if gpu else "faiss-cpu (no GPU FAISS: both sides CPU)"
-    print(f"faiss {what}: {len(queries)} queries x {len(vectors)} vectors, depth {depth}: cpu {t_cpu:.3f} s "
-          f"({len(queries) / t_cpu:.0f} q/s), {side} {t_dev:.3f} s ({len(queries) / t_dev:.0f} q/s), "
-          f"speed-up {t_cpu / t_dev:.1f}x; same top-1 {same_top1:.4f}, top-{depth} overlap {overlap:.4f}, "
-          f"max |score diff| {max_dscore:.2e}")
+    print(
+        f"faiss {what}: {len(queries)} queries x {len(vectors)} vectors, depth {depth}: cpu {t_cpu:.3f} s "
+        f"({len(queries) / t_cpu:.0f} q/s), {side} {t_dev:.3f} s ({len(queries) / t_dev:.0f} q/s), "
+        f"speed-up {t_cpu / t_dev:.1f}x; same top-1 {same_top1:.4f}, top-{depth} overlap {overlap:.4f}, "
+        f"max |score diff| {max_dscore:.2e}"
+    )
     ties = np.abs(s_cpu[:, 0] - s_cpu[:, min(1, depth - 1)]) < 1e-5
     return bool(np.all((i_cpu[:, 0] == i_dev[:, 0]) | ties)) and max_dscore < 1e-3
 
 
 def torch_search(vectors: np.ndarray, queries: np.ndarray, depth: int, device: str, what: str) -> None:
-    """Exact search as one matrix product + top-k in torch on ``device``: a stand-in figure where faiss-gpu is absent."""
+    """Exact search as one matrix product + top-k in torch on ``device``: a stand-in where faiss-gpu is absent."""
     import torch
 
     v, q = torch.from_numpy(vectors).to(device), torch.from_numpy(queries).to(device)
     (q[:8] @ v.T).topk(depth, dim=1)
     t0 = time.perf_counter()
     for lo in range(0, len(q), 1024):
-        (q[lo: lo + 1024] @ v.T).topk(depth, dim=1)
+        (q[lo : lo + 1024] @ v.T).topk(depth, dim=1)
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
@@ -86,7 +90,10 @@ def check_faiss(args) -> int:
     import faiss
 
     gpu = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
-    print(f"faiss {faiss.__version__}: {'GPU build, ' + str(faiss.get_num_gpus()) + ' GPU(s)' if gpu else 'no GPU support'}")
+    print(
+        f"faiss {faiss.__version__}: "
+        f"{'GPU build, ' + str(faiss.get_num_gpus()) + ' GPU(s)' if gpu else 'no GPU support'}"
+    )
     if args.device == "cuda" and not gpu:
         print("faiss-gpu is not installed or sees no GPU: GPU search NOT measured (pip install faiss-gpu-cu12)")
     queries, passages = _texts(args.languages, args.limit)
@@ -100,8 +107,13 @@ def check_faiss(args) -> int:
         rng = np.random.default_rng(0)
         pool = rng.standard_normal((args.synthetic, p.shape[1]), dtype=np.float32)
         pool /= np.linalg.norm(pool, axis=1, keepdims=True)
-        ok &= compare_search(pool, q[: args.synthetic_queries], min(args.depth, len(pool)),
-                             f"synthetic pool (unit vectors, dim {p.shape[1]})", gpu)
+        ok &= compare_search(
+            pool,
+            q[: args.synthetic_queries],
+            min(args.depth, len(pool)),
+            f"synthetic pool (unit vectors, dim {p.shape[1]})",
+            gpu,
+        )
     if args.device == "cuda" and not gpu:
         torch_search(p, q, min(args.depth, len(p)), "cuda", "XQuAD-R embeddings")
         if args.synthetic:
@@ -144,7 +156,10 @@ def check_agree(args) -> int:
     precision = resolve_precision(args.precision, args.device)
     dev, t_dev = _evaluate(args.device, precision, args.languages, args.articles)
     ref, t_ref = _evaluate("cpu", "32-true", args.languages, args.articles)
-    print(f"zero-shot XQuAD-R ({' '.join(args.languages)}): {args.device} {precision} {t_dev:.1f} s, cpu 32-true {t_ref:.1f} s")
+    print(
+        f"zero-shot XQuAD-R ({' '.join(args.languages)}): {args.device} {precision} {t_dev:.1f} s, "
+        f"cpu 32-true {t_ref:.1f} s"
+    )
     worst = 0.0
     for setting in ("mono", "cross", "multi"):
         for metric in ("map", "recall@10"):
@@ -155,7 +170,9 @@ def check_agree(args) -> int:
             worst = max(worst, abs(diff))
             print(f"  {key}: {args.device} {dev[key]:.4f}  cpu fp32 {ref[key]:.4f}  diff {diff:+.4f}")
     ok = worst <= args.tolerance
-    print(f"gpu_vs_cpu_metrics={'agree' if ok else 'DISAGREE'} (largest |diff| {worst:.4f}, tolerance {args.tolerance})")
+    print(
+        f"gpu_vs_cpu_metrics={'agree' if ok else 'DISAGREE'} (largest |diff| {worst:.4f}, tolerance {args.tolerance})"
+    )
     return 0 if ok else 1
 
 

@@ -13,6 +13,7 @@ only worth chasing when the floor leaves room for it.
 
     OMP_NUM_THREADS=1 python perf/job_floor.py [--metrics DIR/metrics.json] [--before-s 1601.7] [overrides ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
 
     import hybrid_retrieval.config.resolvers  # noqa: F401  (${hr.*} interpolations)
 
@@ -58,30 +60,44 @@ def main() -> None:
         raise SystemExit(str(err)) from err
     phases = {phase: cost.flops for phase, cost in costs.items()}
     tokens = {phase: cost.tokens for phase, cost in costs.items()}
-    params, layers, width = (non_embedding_params(backbone), backbone.config.num_hidden_layers,
-                             backbone.config.hidden_size)
+    params, layers, width = (
+        non_embedding_params(backbone),
+        backbone.config.num_hidden_layers,
+        backbone.config.hidden_size,
+    )
 
     train_precision = resolve_precision(str(cfg.trainer.precision), "cpu")
-    eval_precision = {name: resolve_precision(str(node.precision), "cpu") for name, node in cfg.eval.benchmarks.items()
-                      if node is not None}
+    eval_precision = {
+        name: resolve_precision(str(node.precision), "cpu")
+        for name, node in cfg.eval.benchmarks.items()
+        if node is not None
+    }
     # the best of several: a shared machine's rate swings within a minute, and a floor must not be too high
-    peaks = {p: max(matmul_peak_gflops(torch.bfloat16 if p.startswith("bf16") else torch.float32) for _ in range(5))
-             for p in {train_precision, *eval_precision.values()}}
+    peaks = {
+        p: max(matmul_peak_gflops(torch.bfloat16 if p.startswith("bf16") else torch.float32) for _ in range(5))
+        for p in {train_precision, *eval_precision.values()}
+    }
     precision_of = {"train": train_precision, **{f"eval_{n}": p for n, p in eval_precision.items()}}
     measured = json.loads(args.metrics.read_text()) if args.metrics else {}
     measured_key = {"train": "time/train_s", **{f"eval_{n}": f"time/{n}_encode_s" for n in eval_precision}}
 
     print(cpu_line())
-    print(f"machine: torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          + ", ".join(f"{p} matmul peak {g:.0f} GFLOP/s (best of 5, measured now)" for p, g in sorted(peaks.items())))
-    print(f"job: {cfg.model.get('name') or cfg.model._target_}, {params / 1e6:.1f}M non-embedding parameters, "
-          f"{layers} layers x {width}; {pairs} training pairs; overrides: {' '.join(args.overrides) or '(none)'}")
+    print(
+        f"machine: torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        + ", ".join(f"{p} matmul peak {g:.0f} GFLOP/s (best of 5, measured now)" for p, g in sorted(peaks.items()))
+    )
+    print(
+        f"job: {cfg.model.get('name') or cfg.model._target_}, {params / 1e6:.1f}M non-embedding parameters, "
+        f"{layers} layers x {width}; {pairs} training pairs; overrides: {' '.join(args.overrides) or '(none)'}"
+    )
     floor_total = 0.0
     for phase, flops in phases.items():
         floor_s = flops / (peaks[precision_of[phase]] * 1e9)
         floor_total += floor_s
-        line = (f"{phase}: {tokens[phase]:,} real tokens, {flops / 1e12:.1f} TFLOP ({precision_of[phase]}): "
-                f"floor {floor_s:.0f} s at the peak")
+        line = (
+            f"{phase}: {tokens[phase]:,} real tokens, {flops / 1e12:.1f} TFLOP ({precision_of[phase]}): "
+            f"floor {floor_s:.0f} s at the peak"
+        )
         got = measured.get(measured_key[phase])
         if got:
             line += f"; the job took {got:.0f} s: {floor_s / got:.0%} of the peak"
@@ -89,13 +105,16 @@ def main() -> None:
     print(f"floor of the job's encoder arithmetic: {floor_total:.0f} s")
     if measured:
         other = measured.get("time/load_s", 0) + sum(
-            measured.get(f"time/eval_{n}_s", 0) - measured.get(f"time/{n}_encode_s", 0) for n in eval_precision)
+            measured.get(f"time/eval_{n}_s", 0) - measured.get(f"time/{n}_encode_s", 0) for n in eval_precision
+        )
         print(f"the job's other work (loading; evaluation other than encoding): {other:.0f} s")
         floor_total += other
     if args.before_s:
-        print(f"largest speed-up of the same computation over {args.before_s:.0f} s: "
-              f"{args.before_s / floor_total:.2f}x (every phase at the peak"
-              f"{', the other work as measured' if measured else ''})")
+        print(
+            f"largest speed-up of the same computation over {args.before_s:.0f} s: "
+            f"{args.before_s / floor_total:.2f}x (every phase at the peak"
+            f"{', the other work as measured' if measured else ''})"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Writes topics, qrels and N passages (sw, official hub layout, 4 shards) under --
 and prints the job's wall time, its metrics' time/eval_miracl_s and mem/peak_rss_gib, and the child's
 max RSS (getrusage).  python perf/miracl_job.py --passages 200000 --work-dir /tmp/miracl200k
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,10 @@ def generate(work: Path, n: int, queries: int = 500, shards: int = 4) -> None:
         with gzip.open(corpus / f"docs-{s}.jsonl.gz", "wt", encoding="utf-8") as fh:
             for i in range(s * per, min(n, (s + 1) * per)):
                 words = " ".join(WORDS[(i * k + k) % len(WORDS)] for k in range(1, 40))
-                fh.write(json.dumps({"docid": f"{i // 5}#{i % 5}", "title": f"Makala {i // 5}",
-                                     "text": f"{words} {i}"}) + "\n")
+                fh.write(
+                    json.dumps({"docid": f"{i // 5}#{i % 5}", "title": f"Makala {i // 5}", "text": f"{words} {i}"})
+                    + "\n"
+                )
     (work / "root" / "miracl" / "topics").mkdir(parents=True, exist_ok=True)
     (work / "root" / "miracl" / "qrels").mkdir(parents=True, exist_ok=True)
     topics, qrels = [], []
@@ -59,10 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (work / "corpus").is_dir():
         generate(work, args.passages)
     job = work / "job"
-    cmd = [sys.executable, "run.py", "experiment=smoke", f"model={args.model}", "eval=miracl",
-           "eval.benchmarks.miracl.languages=[sw]", f"eval.benchmarks.miracl.corpus_dir={work / 'corpus'}",
-           f"paths.data_dir={work / 'root'}", "trainer.max_steps=0", "save_encoder=false", "eval.batch_size=256",
-           f"hydra.run.dir={job}", *args.extra]
+    cmd = [
+        sys.executable,
+        "run.py",
+        "experiment=smoke",
+        f"model={args.model}",
+        "eval=miracl",
+        "eval.benchmarks.miracl.languages=[sw]",
+        f"eval.benchmarks.miracl.corpus_dir={work / 'corpus'}",
+        f"paths.data_dir={work / 'root'}",
+        "trainer.max_steps=0",
+        "save_encoder=false",
+        "eval.batch_size=256",
+        f"hydra.run.dir={job}",
+        *args.extra,
+    ]
     env = {**os.environ, "HYBRID_RETRIEVAL_CACHE": str(work / "cache"), "WANDB_MODE": "offline"}
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env)
@@ -71,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return done.returncode
     metrics = json.loads((job / "metrics.json").read_text())
     child_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
-    print(f"passages={args.passages} model={args.model} wall={wall:.1f}s eval_miracl={metrics['time/eval_miracl_s']:.1f}s "
-          f"job_peak_rss_gib={metrics.get('mem/peak_rss_gib', float('nan')):.3f} child_max_rss_gib={child_gib:.3f} "
-          f"ndcg@10={metrics['miracl/mono/ndcg@10']:.4f}")
+    print(
+        f"passages={args.passages} model={args.model} wall={wall:.1f}s "
+        f"eval_miracl={metrics['time/eval_miracl_s']:.1f}s "
+        f"job_peak_rss_gib={metrics.get('mem/peak_rss_gib', float('nan')):.3f} child_max_rss_gib={child_gib:.3f} "
+        f"ndcg@10={metrics['miracl/mono/ndcg@10']:.4f}"
+    )
     return 0
 
 

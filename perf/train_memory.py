@@ -13,6 +13,7 @@ steps; the step with the most tokens is then accounted for:
 
     python perf/train_memory.py [--batch-size 32] [--steps 6] [--precision auto] [--dropout P] [--fast-dropout]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,9 @@ def main() -> None:
 
     rss_runtime = _rss_gib()  # interpreter, torch, transformers: before the model exists
     precision = resolve_precision(args.precision, "cpu")
-    model = bundled_model(dropout=args.dropout, speed={"fast_dropout": args.fast_dropout},
-                          max_query_length=64, max_passage_length=128)
+    model = bundled_model(
+        dropout=args.dropout, speed={"fast_dropout": args.fast_dropout}, max_query_length=64, max_passage_length=128
+    )
     model.encoder.get_input_embeddings().sparse = True  # as DualEncoder.setup does on one process
     corpus = ParallelCorpus.from_lareqa("mlqa-r", ["ar", "de", "en", "es", "hi", "vi", "zh"])
     collator = model.make_collator()
@@ -97,8 +99,9 @@ def main() -> None:
     def step(batch, saved: SavedActivations | None = None):
         optimizer.zero_grad(set_to_none=True)
         with autocast, (saved or SavedActivations()).hooks():
-            loss = model.contrastive_loss(model.embed(**batch["query"]), model.embed(**batch["passage"]),
-                                          batch.get("passage_keys"))
+            loss = model.contrastive_loss(
+                model.embed(**batch["query"]), model.embed(**batch["passage"]), batch.get("passage_keys")
+            )
         loss.backward()
         optimizer.step()
 
@@ -127,20 +130,26 @@ def main() -> None:
     parts["cached tokens"] = tokens_cached
     q, p = largest["query"]["input_ids"].shape, largest["passage"]["input_ids"].shape
     print(cpu_line())
-    print(f"setup: bundled multilingual-e5-small, MLQA-R default batches of {args.batch_size} pairs, precision "
-          f"{args.precision} -> {precision}, dropout {'backbone default' if args.dropout is None else args.dropout}"
-          f"{' (fast_dropout)' if args.fast_dropout else ''}; "
-          f"largest of {len(batches)} batches: queries {tuple(q)}, passages {tuple(p)}")
+    print(
+        f"setup: bundled multilingual-e5-small, MLQA-R default batches of {args.batch_size} pairs, precision "
+        f"{args.precision} -> {precision}, dropout {'backbone default' if args.dropout is None else args.dropout}"
+        f"{' (fast_dropout)' if args.fast_dropout else ''}; "
+        f"largest of {len(batches)} batches: queries {tuple(q)}, passages {tuple(p)}"
+    )
     for name, nbytes in parts.items():
         print(f"  {name:<36} {nbytes / GIB:7.3f} GiB")
     held = sum(parts.values())
     print(f"  {'sum':<36} {held / GIB:7.3f} GiB")
     print(f"  {'runtime (Python, torch, transformers)':<36} {rss_runtime:7.3f} GiB  resident before the model")
     print(f"  {'sum + runtime':<36} {held / GIB + rss_runtime:7.3f} GiB")
-    print(f"resident before the step {rss_before:.2f} GiB (free heap released: runtime, model, optimizer state, "
-          f"tokens, data); step peak {peak:.2f} GiB")
-    print(f"peak - resident before = {peak - rss_before:.2f} GiB; activations + gradients = "
-          f"{(saved.nbytes + grad_bytes(params)) / GIB:.2f} GiB")
+    print(
+        f"resident before the step {rss_before:.2f} GiB (free heap released: runtime, model, optimizer state, "
+        f"tokens, data); step peak {peak:.2f} GiB"
+    )
+    print(
+        f"peak - resident before = {peak - rss_before:.2f} GiB; activations + gradients = "
+        f"{(saved.nbytes + grad_bytes(params)) / GIB:.2f} GiB"
+    )
     print(f"peak_rss_gib={peak:.3f} activations_gib={saved.nbytes / GIB:.3f}")
 
 

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny LAReQA-format data written by the tests, and in-process config composition."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def write_lareqa(path: Path, lang: str, n_paragraphs: int = 24, questions_per_pa
     words = WORDS[lang]
     paragraphs = []
     for p in range(n_paragraphs):
-        sentences = [f"The {words[(p + s) % 8]} number {p * 3 + s} is near {words[(p * 5 + s) % 8]} {p}."
-                     for s in range(3)]
+        sentences = [
+            f"The {words[(p + s) % 8]} number {p * 3 + s} is near {words[(p * 5 + s) % 8]} {p}." for s in range(3)
+        ]
         breaks, pos = [], 0
         for s in sentences:
             breaks.append([pos, pos + len(s)])
@@ -33,17 +35,26 @@ def write_lareqa(path: Path, lang: str, n_paragraphs: int = 24, questions_per_pa
         qas = []
         for q in range(questions_per_paragraph):
             start = breaks[q][0] + 4  # inside sentence q
-            qas.append({"id": f"p{p}q{q}", "question": f"Where is {words[(p + q) % 8]} {p * 3 + q}?",
-                        "answers": [{"answer_start": start, "text": context[start:start + 3]}]})
+            qas.append(
+                {
+                    "id": f"p{p}q{q}",
+                    "question": f"Where is {words[(p + q) % 8]} {p * 3 + q}?",
+                    "answers": [{"answer_start": start, "text": context[start : start + 3]}],
+                }
+            )
         paragraphs.append({"context": context, "sentences": sentences, "sentence_breaks": breaks, "qas": qas})
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}), encoding="utf-8"
+    )
 
 
-GOLDP = {"sw": ("swahili", ["mto", "ngome", "injini", "bustani", "soko", "baridi"]),
-         "te": ("telugu", ["నది", "కోట", "ఇంజిన్", "తోట", "మార్కెట్", "చలి"]),
-         "bn": ("bengali", ["নদী", "দুর্গ", "ইঞ্জিন", "বাগান", "বাজার", "শীত"]),
-         "en": ("english", ["river", "castle", "engine", "garden", "market", "winter"])}
+GOLDP = {
+    "sw": ("swahili", ["mto", "ngome", "injini", "bustani", "soko", "baridi"]),
+    "te": ("telugu", ["నది", "కోట", "ఇంజిన్", "తోట", "మార్కెట్", "చలి"]),
+    "bn": ("bengali", ["নদী", "দুর্গ", "ইঞ্জিন", "বাগান", "বাজার", "শীত"]),
+    "en": ("english", ["river", "castle", "engine", "garden", "market", "winter"]),
+}
 
 
 def write_goldp(path: Path, lang: str, n_passages: int = 12, split: str = "dev") -> None:
@@ -56,9 +67,23 @@ def write_goldp(path: Path, lang: str, n_passages: int = 12, split: str = "dev")
         context = " ".join(sentences)
         for q in range(2):
             start = context.index(sentences[q])
-            data.append({"title": f"{words[p % 6]} {p}", "paragraphs": [{"context": context, "qas": [
-                {"id": f"{name}-{p}-{q}", "question": f"{words[(p + q) % 6]} {p * 3 + q}?",
-                 "answers": [{"answer_start": start, "text": context[start:start + 2]}]}]}]})
+            data.append(
+                {
+                    "title": f"{words[p % 6]} {p}",
+                    "paragraphs": [
+                        {
+                            "context": context,
+                            "qas": [
+                                {
+                                    "id": f"{name}-{p}-{q}",
+                                    "question": f"{words[(p + q) % 6]} {p * 3 + q}?",
+                                    "answers": [{"answer_start": start, "text": context[start : start + 2]}],
+                                }
+                            ],
+                        }
+                    ],
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"data": data}, ensure_ascii=False), encoding="utf-8")
 
@@ -101,13 +126,19 @@ def one_torch_thread():
 def without_timing(metrics: dict) -> dict:
     """Figures of the machine, not the job (wall clock ``time/*``, ``train/pairs_per_s``, peak memory ``mem/*``,
     bytes left on disk ``disk/*``) differ between any two runs; nothing else may."""
-    return {k: v for k, v in metrics.items()
-            if not k.startswith(("time/", "mem/", "disk/")) and k != "train/pairs_per_s"}
+    return {
+        k: v for k, v in metrics.items() if not k.startswith(("time/", "mem/", "disk/")) and k != "train/pairs_per_s"
+    }
 
 
 def smoke_overrides(data_root: Path, out_dir: Path) -> list[str]:
-    return ["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={out_dir}",
-            "data.batch_size=8", "trainer.max_steps=6"]
+    return [
+        "experiment=smoke",
+        f"paths.data_dir={data_root}",
+        f"paths.output_dir={out_dir}",
+        "data.batch_size=8",
+        "trainer.max_steps=6",
+    ]
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

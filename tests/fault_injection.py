@@ -3,6 +3,7 @@
 Each is the real InfoNCE loss until its fault fires, so a run that never
 reaches the fault trains exactly like one with the plain loss.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """One registry names the locally built backbones; the ``${hr.*}`` resolvers and ``materialise`` both read it."""
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ def test_unknown_local_backbone_names_the_valid_ones():
 
 
 def test_reading_the_registry_imports_no_model_library():
-    code = ("import sys, hybrid_retrieval.config.resolvers; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'huggingface_hub'}))")
+    code = (
+        "import sys, hybrid_retrieval.config.resolvers; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'huggingface_hub'}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -1,6 +1,7 @@
 """Every backbone family as its authors publish it: tiny random XLM-R, BERT, LaBSE-shaped (CLS -> Dense(tanh) ->
 Normalize) and E5-shaped (mean pooling, prompts) models, built offline in a temp dir, run through
 load -> train step -> evaluation -> export -> reload; zero-shot run-file scores equal sentence-transformers'."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,15 @@ def _save_xlmr(out: Path, seed: int = 1) -> str:
     from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
 
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_bert())
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=130, pad_token_id=tokenizer.pad_token_id)
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     XLMRobertaModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -35,8 +43,15 @@ def _save_bert(out: Path, seed: int = 2) -> str:
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tokenizer = AutoTokenizer.from_pretrained(build_tiny_bert())
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -76,8 +91,10 @@ def families(tmp_path_factory) -> dict[str, dict]:
         "xlmr": {"dir": xlmr, "overrides": plain},
         "bert": {"dir": bert, "overrides": plain},
         "labse": {"dir": _save_st(root / "labse", bert, "cls", 24, {}, 96), "overrides": []},
-        "e5": {"dir": _save_st(root / "e5", xlmr, "mean", None, {"query": "query: ", "document": "passage: "}, 100),
-               "overrides": []},
+        "e5": {
+            "dir": _save_st(root / "e5", xlmr, "mean", None, {"query": "query: ", "document": "passage: "}, 100),
+            "overrides": [],
+        },
     }
 
 
@@ -88,8 +105,9 @@ def _write_beir(folder: Path) -> None:
     (folder / "qrels").mkdir(exist_ok=True)
     (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
     (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n"
-                                               + "".join(f"q{q}\tdoc{q}\t1\n" for q in range(6)))
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{q}\tdoc{q}\t1\n" for q in range(6))
+    )
 
 
 def _run(overrides: list[str]) -> dict:
@@ -113,9 +131,20 @@ def test_zeroshot_run_scores_are_sentence_transformers_cosines(families, family,
     beir = tmp_path / "beir"
     _write_beir(beir)
     model_dir, out = families[family]["dir"], tmp_path / "job"
-    _run(["experiment=zeroshot", "model=sentence_transformers", f"model.backbone={model_dir}", "eval=beir",
-          f"eval.benchmarks.beir.path={beir}", "eval.save_runs=true", "trainer.precision=32-true",
-          f"paths.output_dir={out}", f"paths.data_dir={data_root}", "data.languages=[de,en,es]"])
+    _run(
+        [
+            "experiment=zeroshot",
+            "model=sentence_transformers",
+            f"model.backbone={model_dir}",
+            "eval=beir",
+            f"eval.benchmarks.beir.path={beir}",
+            "eval.save_runs=true",
+            "trainer.precision=32-true",
+            f"paths.output_dir={out}",
+            f"paths.data_dir={data_root}",
+            "data.languages=[de,en,es]",
+        ]
+    )
     scores = _read_trec(out / "runs" / "beir" / "mono.trec")
     st = SentenceTransformer(model_dir, device="cpu")
     queries = [json.loads(line) for line in (beir / "queries.jsonl").read_text().splitlines()]
@@ -130,8 +159,9 @@ def test_zeroshot_run_scores_are_sentence_transformers_cosines(families, family,
     assert card["published_as"] == "sentence-transformers" and card["revision"].startswith("sha256:")
     assert card["pooling"] == ("cls" if family == "labse" else "mean")
     assert card["dense"] == (["Dense(32->24, Tanh)"] if family == "labse" else [])
-    assert card["prompts"] == ({"query": "", "passage": ""} if family == "labse"
-                               else {"query": "query: ", "passage": "passage: "})
+    assert card["prompts"] == (
+        {"query": "", "passage": ""} if family == "labse" else {"query": "query: ", "passage": "passage: "}
+    )
     assert card["max_length"] == ({"query": 96, "passage": 96} if family == "labse" else {"query": 100, "passage": 100})
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["backbone/parameters"] == card["parameters"] > 0
@@ -142,8 +172,9 @@ def test_fine_tuned_labse_exports_its_dense_layer_and_reloads_in_sentence_transf
 
     from hybrid_retrieval.model.dual_encoder import DualEncoder
 
-    model = DualEncoder(families["labse"]["dir"], lr=1e-2,
-                        speed={"fused_adamw": False, "sparse_embeddings": False, "unpad": False})
+    model = DualEncoder(
+        families["labse"]["dir"], lr=1e-2, speed={"fused_adamw": False, "sparse_embeddings": False, "unpad": False}
+    )
     assert model.text_format.pooling == "cls" and model.head.dim == 24
     dense_before = model.head.dense[0].linear.weight.detach().clone()
     optimizer = model.make_optimizer()
@@ -174,36 +205,49 @@ def _pair_batch(model, texts):
         out = tok(strings, truncation=True, max_length=n, padding=True, return_tensors="pt")
         return {"input_ids": out["input_ids"], "attention_mask": out["attention_mask"]}
 
-    return {"query": enc([fmt.query_prefix + q for q, _ in texts], fmt.max_query_length),
-            "passage": enc([fmt.passage_prefix + p for _, p in texts], fmt.max_passage_length)}
+    return {
+        "query": enc([fmt.query_prefix + q for q, _ in texts], fmt.max_query_length),
+        "passage": enc([fmt.passage_prefix + p for _, p in texts], fmt.max_passage_length),
+    }
 
 
 @pytest.mark.parametrize("family", ["xlmr", "bert", "labse", "e5"])
-def test_family_trains_evaluates_exports_and_the_export_reproduces_the_evaluation(families, family, data_root,
-                                                                                   tmp_path):
+def test_family_trains_evaluates_exports_and_the_export_reproduces_the_evaluation(
+    families, family, data_root, tmp_path
+):
     from sentence_transformers import SentenceTransformer
 
     spec = families[family]
     base = smoke_overrides(data_root, tmp_path / "train") + ["trainer.max_steps=2", "trainer.precision=32-true"]
-    trained = _run(base + ["model=sentence_transformers", f"model.backbone={spec['dir']}", "save_encoder=true",
-                           *spec["overrides"]])
+    trained = _run(
+        base + ["model=sentence_transformers", f"model.backbone={spec['dir']}", "save_encoder=true", *spec["overrides"]]
+    )
     assert trained["train/steps"] == 2
     export = tmp_path / "train" / "encoder"
     assert (export / "modules.json").is_file()
     st = SentenceTransformer(str(export), device="cpu")
     names = [type(m).__name__ for m in st]
-    assert names == (["Transformer", "Pooling", "Dense", "Normalize"] if family == "labse"
-                     else ["Transformer", "Pooling", "Normalize"])
-    again = _run(smoke_overrides(data_root, tmp_path / "zeroshot")
-                 + ["trainer.max_steps=0", "trainer.precision=32-true",
-                    "model=sentence_transformers", f"model.backbone={export}"])
+    assert names == (
+        ["Transformer", "Pooling", "Dense", "Normalize"]
+        if family == "labse"
+        else ["Transformer", "Pooling", "Normalize"]
+    )
+    again = _run(
+        smoke_overrides(data_root, tmp_path / "zeroshot")
+        + [
+            "trainer.max_steps=0",
+            "trainer.precision=32-true",
+            "model=sentence_transformers",
+            f"model.backbone={export}",
+        ]
+    )
     drop = ("train/", "backbone/", "data/")
     assert {k: v for k, v in without_timing(again).items() if not k.startswith(drop)} == pytest.approx(
-        {k: v for k, v in without_timing(trained).items() if not k.startswith(drop)}, abs=1e-6)
+        {k: v for k, v in without_timing(trained).items() if not k.startswith(drop)}, abs=1e-6
+    )
     card = json.loads((tmp_path / "train" / "backbone.json").read_text())
     expected_pooling = "cls" if family == "labse" else "mean"
-    assert card["pooling"] == expected_pooling and card["parameters"] == sum(
-        p.numel() for p in st.parameters())
+    assert card["pooling"] == expected_pooling and card["parameters"] == sum(p.numel() for p in st.parameters())
 
 
 def test_model_config_value_overrides_what_the_model_says(families):
@@ -212,7 +256,12 @@ def test_model_config_value_overrides_what_the_model_says(families):
     model = DualEncoder(families["e5"]["dir"], pooling="max", query_prefix="", max_passage_length=16)
     fmt = model.text_format
     assert (fmt.pooling, fmt.query_prefix, fmt.passage_prefix, fmt.max_query_length, fmt.max_passage_length) == (
-        "max", "", "passage: ", 100, 16)
+        "max",
+        "",
+        "passage: ",
+        100,
+        16,
+    )
 
 
 def test_a_hub_model_is_read_through_huggingface_hub_with_its_commit(families, tmp_path, monkeypatch):
@@ -232,7 +281,9 @@ def test_a_hub_model_is_read_through_huggingface_hub_with_its_commit(families, t
     monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     modules = read_modules("acme/tiny-labse", local_files_only=True)
     assert modules is not None and modules.pooling == "cls" and modules.normalize
-    assert [(d.in_features, d.out_features, d.activation.rsplit(".", 1)[-1]) for d in modules.dense] == [(32, 24, "Tanh")]
+    assert [(d.in_features, d.out_features, d.activation.rsplit(".", 1)[-1]) for d in modules.dense] == [
+        (32, 24, "Tanh")
+    ]
     assert modules.max_seq_length == 96 or modules.max_seq_length is None  # ST >= 6 keeps it in the tokenizer config
     assert ModelFiles("acme/tiny-labse", local_files_only=True).revision() == commit
     assert read_modules(families["bert"]["dir"]) is None  # a plain transformers model: no modules.json

@@ -1,4 +1,6 @@
-"""Bad data files: each fails naming the file and the line or record, except answers in no sentence (skipped, counted)."""
+"""Bad data files: each fails naming the file and the line or record, except answers in no sentence (skipped,
+counted)."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from conftest import write_lareqa
+
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.formats.lareqa import LareqaFormatError, read_lareqa
 
@@ -23,6 +25,7 @@ def save(path: Path, doc: dict) -> Path:
 
 
 # --- LAReQA JSON -----------------------------------------------------------------------------
+
 
 def test_malformed_json_names_file_line_and_column(tmp_path):
     path = tmp_path / "en.json"
@@ -41,7 +44,9 @@ def test_empty_file_is_malformed_json(tmp_path):
 def test_non_utf8_file_names_file_and_byte(tmp_path):
     path = tmp_path / "en.json"
     path.write_bytes(b'{"data":\n ["caf\xe9"]}')
-    with pytest.raises(LareqaFormatError, match=r"en\.json: not UTF-8 text \(line 2, byte offset 15: invalid continuation byte"):
+    with pytest.raises(
+        LareqaFormatError, match=r"en\.json: not UTF-8 text \(line 2, byte offset 15: invalid continuation byte"
+    ):
         read_lareqa(path, "en")
 
 
@@ -84,7 +89,9 @@ def test_question_without_answer_names_the_record(tmp_path):
     doc = lareqa_doc(path)
     doc["data"][0]["paragraphs"][1]["qas"][1]["answers"] = []
     save(path, doc)
-    with pytest.raises(LareqaFormatError, match=r"paragraphs\[1\]\.qas\[1\]: needs id, question and answers\[0\]\.answer_start"):
+    with pytest.raises(
+        LareqaFormatError, match=r"paragraphs\[1\]\.qas\[1\]: needs id, question and answers\[0\]\.answer_start"
+    ):
         read_lareqa(path, "en")
 
 
@@ -93,7 +100,9 @@ def test_non_integer_answer_start_names_record_and_value(tmp_path):
     doc = lareqa_doc(path)
     doc["data"][0]["paragraphs"][2]["qas"][0]["answers"][0]["answer_start"] = "12"
     save(path, doc)
-    with pytest.raises(LareqaFormatError, match=r"paragraphs\[2\]\.qas\[0\]: answers\[0\]\.answer_start='12' must be an integer"):
+    with pytest.raises(
+        LareqaFormatError, match=r"paragraphs\[2\]\.qas\[0\]: answers\[0\]\.answer_start='12' must be an integer"
+    ):
         read_lareqa(path, "en")
 
 
@@ -127,6 +136,7 @@ def test_bad_file_fails_the_job_before_training(data_root, tmp_path):
     import shutil
 
     from conftest import compose_config, smoke_overrides
+
     from hybrid_retrieval.job.run_job import run_job
 
     root = tmp_path / "data"
@@ -135,21 +145,31 @@ def test_bad_file_fails_the_job_before_training(data_root, tmp_path):
     cfg = compose_config(smoke_overrides(root, tmp_path / "out"))
     with pytest.raises(LareqaFormatError, match=r"mlqa-r/es\.json: not valid JSON \(line 1"):
         run_job(cfg)
-    assert not (tmp_path / "out" / "checkpoints" / "last.ckpt").exists() and not (tmp_path / "out" / "metrics.json").exists()
+    assert (
+        not (tmp_path / "out" / "checkpoints" / "last.ckpt").exists()
+        and not (tmp_path / "out" / "metrics.json").exists()
+    )
 
 
 # --- a language with no items ----------------------------------------------------------------
 
+
 def test_training_language_without_items_names_it(tmp_path):
     from hybrid_retrieval.data.corpus import Example, Passage
 
-    examples = {(f"q{i}", lang): Example(f"question {i}", Passage(f"{lang}{i}", f"answer {i}"))
-                for i in range(4) for lang in ("de", "en")}
-    with pytest.raises(ValueError, match=r"data\.languages: no training items for \['es'\]; languages with data: \['de', 'en'\]"):
+    examples = {
+        (f"q{i}", lang): Example(f"question {i}", Passage(f"{lang}{i}", f"answer {i}"))
+        for i in range(4)
+        for lang in ("de", "en")
+    }
+    with pytest.raises(
+        ValueError, match=r"data\.languages: no training items for \['es'\]; languages with data: \['de', 'en'\]"
+    ):
         ParallelCorpus(examples, ["de", "en", "es"])
 
 
 # --- JSONL / TSV readers (data/formats/{jsonl,passages,trec,beir}.py) ---------------------------
+
 
 def test_jsonl_malformed_line_names_file_and_line(tmp_path):
     from hybrid_retrieval.data.formats.passages import JsonlFormatError, iter_jsonl
@@ -174,8 +194,10 @@ def test_parallel_jsonl_missing_field_names_line(tmp_path):
     from hybrid_retrieval.data.formats.passages import JsonlFormatError
 
     path = tmp_path / "train.jsonl"
-    lines = [{"id": "q1", "lang": "en", "query": "who?", "positive": "him"},
-             {"id": "q1", "lang": "de", "positive": "ihn"}]
+    lines = [
+        {"id": "q1", "lang": "en", "query": "who?", "positive": "him"},
+        {"id": "q1", "lang": "de", "positive": "ihn"},
+    ]
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
     with pytest.raises(JsonlFormatError, match=r"train\.jsonl:2: missing field\(s\) \['query'\]"):
         list(read_parallel_jsonl([path]))

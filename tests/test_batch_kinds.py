@@ -1,22 +1,26 @@
 """Batch kinds on the real MLQA-R (and TyDi GoldP) data: shares, languages, sources, code-switching; the toy kind."""
+
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, compose_config
 from scipy.stats import chisquare
 
-from conftest import ROOT, compose_config
 from hybrid_retrieval.data.batch_kinds import CrossLingual, Monolingual, MultilingualMono, hybrid_recipe
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.download import resolve_root
 from hybrid_retrieval.data.sampler import HybridBatchSampler
 
 REAL = resolve_root(None)
-needs_real = pytest.mark.skipif(not (REAL / "mlqa-r" / "en.json").is_file(), reason="real MLQA-R not under the data root")
-needs_tydi = pytest.mark.skipif(not (REAL / "tydiqa-goldp" / "train").is_dir(), reason="TyDi GoldP train not under the data root")
+needs_real = pytest.mark.skipif(
+    not (REAL / "mlqa-r" / "en.json").is_file(), reason="real MLQA-R not under the data root"
+)
+needs_tydi = pytest.mark.skipif(
+    not (REAL / "tydiqa-goldp" / "train").is_dir(), reason="TyDi GoldP train not under the data root"
+)
 MLQA = ["ar", "de", "en", "es", "hi", "vi", "zh"]
 
 
@@ -26,8 +30,12 @@ def mlqa() -> ParallelCorpus:
 
 
 def kinds(**shares) -> dict:
-    make = {"cross": lambda s: CrossLingual(s, "per_sample"), "pair": lambda s: CrossLingual(s, "per_batch"),
-            "mono": Monolingual, "multilingual": MultilingualMono}
+    make = {
+        "cross": lambda s: CrossLingual(s, "per_sample"),
+        "pair": lambda s: CrossLingual(s, "per_batch"),
+        "mono": Monolingual,
+        "multilingual": MultilingualMono,
+    }
     return {name: make[name](share) for name, share in shares.items()}
 
 
@@ -36,7 +44,9 @@ def kinds(**shares) -> dict:
 @pytest.mark.parametrize("schedule,batches", [("exact", 250), ("bernoulli", 1000)])
 def test_realised_share_of_each_kind_is_the_asked_share(mlqa, schedule, batches):
     asked = {"cross": 0.3, "multilingual": 0.2, "pair": 0.1, "mono": 0.4}
-    s = HybridBatchSampler(mlqa.available, 8, schedule=schedule, num_batches=batches, seed=5, batch_kinds=kinds(**asked))
+    s = HybridBatchSampler(
+        mlqa.available, 8, schedule=schedule, num_batches=batches, seed=5, batch_kinds=kinds(**asked)
+    )
     for epoch in range(2):
         plans = s.plan(epoch)
         assert len(plans) == batches
@@ -61,8 +71,9 @@ def test_standard_multilingual_batches_mix_languages_with_monolingual_pairs(mlqa
 
 
 def language_counts(corpus, alpha, kind="multilingual", batches=300, seed=3) -> np.ndarray:
-    s = HybridBatchSampler(corpus.available, 8, num_batches=batches, seed=seed, language_alpha=alpha,
-                           batch_kinds=kinds(**{kind: 1.0}))
+    s = HybridBatchSampler(
+        corpus.available, 8, num_batches=batches, seed=seed, language_alpha=alpha, batch_kinds=kinds(**{kind: 1.0})
+    )
     counts = np.zeros(len(corpus.languages))
     for plan in s.plan(0):
         for _, q, _, _ in plan.samples:
@@ -108,14 +119,24 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
     """docs/recipes.md: tests/toy_kind.py (the class) + tests/conf/recipe/english_queries.yaml (the entry)."""
     import pytorch_lightning as pl
 
-    from hybrid_retrieval.job.training_record import TrainingRecord
-    from hybrid_retrieval.job.train import build, build_datamodule
     from hybrid_retrieval.config.validate import check_cross_lingual_languages
+    from hybrid_retrieval.job.train import build, build_datamodule
+    from hybrid_retrieval.job.training_record import TrainingRecord
 
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
-    cfg = compose_config(["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={tmp_path}",
-                          f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]", "recipe=english_queries",
-                          "data.batch_size=4", "data.num_batches=8", "trainer.max_steps=8", "trainer.precision=32-true"])
+    cfg = compose_config(
+        [
+            "experiment=smoke",
+            f"paths.data_dir={data_root}",
+            f"paths.output_dir={tmp_path}",
+            f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]",
+            "recipe=english_queries",
+            "data.batch_size=4",
+            "data.num_batches=8",
+            "trainer.max_steps=8",
+            "trainer.precision=32-true",
+        ]
+    )
     check_cross_lingual_languages(cfg)
     model = build(cfg.model)
     dm = build_datamodule(cfg.data, collate_fn=model.make_collator())
@@ -125,7 +146,9 @@ def test_toy_kind_from_the_docs_is_one_class_and_one_config_entry(data_root, tmp
         if plan.kind == "english_queries":
             assert {q for _, q, _, _ in plan.samples} == {1} and all(p != 1 for _, _, p, _ in plan.samples)
     record = TrainingRecord()
-    trainer = build(cfg.trainer, logger=False, callbacks=[record], enable_progress_bar=False, enable_checkpointing=False)
+    trainer = build(
+        cfg.trainer, logger=False, callbacks=[record], enable_progress_bar=False, enable_checkpointing=False
+    )
     pl.seed_everything(0)
     trainer.fit(model, datamodule=dm)
     shares = record.counts.metrics(list(dm.batch_kinds))
@@ -138,8 +161,11 @@ def test_recipe_needing_two_languages_fails_before_loading_naming_the_kind(tmp_p
     from hybrid_retrieval.config.validate import ConfigError, check_cross_lingual_languages
 
     cfg = compose_config(["experiment=smoke", "recipe=multilingual", "data.languages=[en]"])
-    with pytest.raises(ConfigError, match=r"data\.batch_kinds\.multilingual \(MultilingualMono, share 1\.0\) needs at "
-                                          r"least 2 training languages"):
+    with pytest.raises(
+        ConfigError,
+        match=r"data\.batch_kinds\.multilingual \(MultilingualMono, share 1\.0\) needs at "
+        r"least 2 training languages",
+    ):
         check_cross_lingual_languages(cfg)
     check_cross_lingual_languages(compose_config(["experiment=smoke", "recipe=xx", "data.languages=[en]"]))
 
@@ -158,16 +184,24 @@ def test_shares_that_do_not_add_up_are_refused():
 @needs_real
 @needs_tydi
 def test_combined_corpus_is_checked_before_loading(tmp_path):
-    from hybrid_retrieval.data.download import DataNotFoundError
     from hybrid_retrieval.config.validate import ConfigError, check_training_corpus
+    from hybrid_retrieval.data.download import DataNotFoundError
 
     base = ["experiment=smoke", "data=mlqa_r_tydi", f"paths.data_dir={REAL}"]
     check_training_corpus(compose_config(base + ["data.languages=[de,en,sw]"]))
     with pytest.raises(ConfigError, match=r"data\.languages: \['fi'\] in no source of data\.corpus\.sources"):
         check_training_corpus(compose_config(base + ["data.languages=[de,en,fi]"]))
     with pytest.raises(DataNotFoundError, match=r"data\.corpus\.sources\.tydi: no data for 'sw'"):
-        check_training_corpus(compose_config(base + ["data.languages=[de,sw]", "data.corpus.sources.tydi.split=dev",
-                                                    f"data.corpus.sources.tydi.root={tmp_path}"]))
+        check_training_corpus(
+            compose_config(
+                base
+                + [
+                    "data.languages=[de,sw]",
+                    "data.corpus.sources.tydi.split=dev",
+                    f"data.corpus.sources.tydi.root={tmp_path}",
+                ]
+            )
+        )
 
 
 @pytest.mark.parametrize("ratio, mode", [(0.25, "per_batch"), (0.5, "per_sample")])
@@ -186,8 +220,14 @@ def test_hybrid_recipe_helper_is_the_recipe_yaml(ratio, mode):
 def two_language_corpus(items: int = 40) -> ParallelCorpus:
     from hybrid_retrieval.data.corpus import Example, Passage
 
-    return ParallelCorpus({(f"it{i:02d}", lang): Example(f"q{i} {lang}", Passage(f"p{i}-{lang}", f"a{i} {lang}"))
-                           for i in range(items) for lang in ("de", "en")}, ["de", "en"])
+    return ParallelCorpus(
+        {
+            (f"it{i:02d}", lang): Example(f"q{i} {lang}", Passage(f"p{i}-{lang}", f"a{i} {lang}"))
+            for i in range(items)
+            for lang in ("de", "en")
+        },
+        ["de", "en"],
+    )
 
 
 def test_no_batch_kinds_is_an_error_naming_the_recipe():
@@ -225,8 +265,13 @@ def test_cross_batch_fraction_comes_from_the_kinds_attribute():
     def collate(rows):
         return {"kind": rows[0]["kind"], "cross_lingual": rows[0]["cross_lingual"], "rows": rows}
 
-    dm = HybridDataModule(two_language_corpus(), {"marked": MarkedCross(0.5), "mono": Monolingual(None)},
-                          batch_size=4, num_batches=20, collate_fn=collate)
+    dm = HybridDataModule(
+        two_language_corpus(),
+        {"marked": MarkedCross(0.5), "mono": Monolingual(None)},
+        batch_size=4,
+        num_batches=20,
+        collate_fn=collate,
+    )
     counts = BatchCounts()
     for batch in dm.train_dataloader():
         assert all(r["query_lang"] == r["passage_lang"] for r in batch["rows"])  # no pair is cross-lingual ...

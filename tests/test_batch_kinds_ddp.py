@@ -1,11 +1,11 @@
 """Two DDP ranks (gloo, CPU) take the same batch kind at every step, with four kinds in the recipe."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
 
 import pytest
-
 from test_ddp import read_trace, run_cli
 
 STEPS = 12
@@ -14,15 +14,33 @@ STEPS = 12
 @pytest.mark.slow
 def test_two_ranks_agree_on_the_kind_at_every_step(data_root, tmp_path):
     job = tmp_path / "job"
-    kinds = ["+data.batch_kinds.multilingual._target_=hybrid_retrieval.data.batch_kinds.MultilingualMono",
-             "+data.batch_kinds.multilingual.share=0.25",
-             "+data.batch_kinds.pair._target_=hybrid_retrieval.data.batch_kinds.CrossLingual",
-             "+data.batch_kinds.pair.share=0.25", "+data.batch_kinds.pair.pairing=per_batch"]
-    proc = run_cli(["experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={job}", "trainer=ddp",
-                    "trainer.accelerator=cpu", "trainer.devices=2", f"trainer.max_steps={STEPS}", "data.batch_size=4",
-                    "data.num_batches=12", "data.cross_ratio=0.25", "data.schedule=bernoulli", "callbacks=with_batch_trace",
-                    "save_encoder=false", "eval.benchmarks.xquad_r.depth=10",
-                    "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]", *kinds])
+    kinds = [
+        "+data.batch_kinds.multilingual._target_=hybrid_retrieval.data.batch_kinds.MultilingualMono",
+        "+data.batch_kinds.multilingual.share=0.25",
+        "+data.batch_kinds.pair._target_=hybrid_retrieval.data.batch_kinds.CrossLingual",
+        "+data.batch_kinds.pair.share=0.25",
+        "+data.batch_kinds.pair.pairing=per_batch",
+    ]
+    proc = run_cli(
+        [
+            "experiment=smoke",
+            f"paths.data_dir={data_root}",
+            f"hydra.run.dir={job}",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            f"trainer.max_steps={STEPS}",
+            "data.batch_size=4",
+            "data.num_batches=12",
+            "data.cross_ratio=0.25",
+            "data.schedule=bernoulli",
+            "callbacks=with_batch_trace",
+            "save_encoder=false",
+            "eval.benchmarks.xquad_r.depth=10",
+            "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]",
+            *kinds,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [read_trace(job, 0), read_trace(job, 1)]
     assert [len(t) for t in ranks] == [STEPS, STEPS]

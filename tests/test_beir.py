@@ -1,4 +1,6 @@
-"""BEIR-format collections: graded qrels, ignore_identical_ids, and metrics equal to pytrec_eval (graded nDCG included)."""
+"""BEIR-format collections: graded qrels, ignore_identical_ids, and metrics equal to pytrec_eval (graded nDCG
+included)."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytrec_eval
+from conftest import compose_config, smoke_overrides, without_timing
 
-from conftest import compose_config, smoke_overrides
-from conftest import without_timing
 from hybrid_retrieval.data.download import DataNotFoundError
 from hybrid_retrieval.eval.benchmarks.beir import load_beir
 from hybrid_retrieval.eval.runfiles import read_qrels
@@ -21,8 +22,10 @@ N_DOCS = 36
 
 def write_beir(folder: Path, gz: bool = False) -> None:
     """A small collection in BEIR's layout; query ``arg-2`` is also a corpus document with the same text."""
-    docs = [{"_id": f"doc{i}", "title": TOPICS[i % 6].split()[0].title(), "text": f"{TOPICS[i % 6]} fact {i}"}
-            for i in range(N_DOCS - 1)]
+    docs = [
+        {"_id": f"doc{i}", "title": TOPICS[i % 6].split()[0].title(), "text": f"{TOPICS[i % 6]} fact {i}"}
+        for i in range(N_DOCS - 1)
+    ]
     queries = [{"_id": f"arg-{q}", "text": f"{TOPICS[q % 6]} fact?"} for q in range(8)]
     docs.append({"_id": "arg-2", "title": "", "text": queries[2]["text"]})
     queries.append({"_id": "unjudged", "text": "nothing"})
@@ -52,13 +55,18 @@ def collection(tmp_path_factory) -> Path:
 def encoder():
     from transformers import AutoModel, AutoTokenizer
 
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
     from hybrid_retrieval.eval.encode import TextEncoder
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
-    return TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,
-                       batch_size=64, show_progress=False)
+    return TextEncoder(
+        AutoModel.from_pretrained(path),
+        AutoTokenizer.from_pretrained(path),
+        mean_pool,
+        batch_size=64,
+        show_progress=False,
+    )
 
 
 def read_ranked(path: Path) -> dict[str, list[tuple[str, float]]]:
@@ -90,7 +98,8 @@ def test_own_id_is_dropped_before_the_cut_and_metrics_equal_pytrec_eval(collecti
     run = {q: dict(docs) for q, docs in ranked.items()}
     trec = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10", "recall_5", "map"}).evaluate(run)
     top10 = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(
-        {q: dict(docs[:10]) for q, docs in ranked.items()})
+        {q: dict(docs[:10]) for q, docs in ranked.items()}
+    )
     rows = per_query.set_index("qid")
     assert len(set(np.round(rows["ndcg@10"], 6))) > 1  # not all equal: the comparison has teeth
     for qid in ranked:
@@ -108,7 +117,8 @@ def test_gzipped_collection_reads_the_same(tmp_path, collection, encoder):
     write_beir(tmp_path / "gz", gz=True)
     a, _, _, _ = evaluate(collection, encoder, tmp_path / "a", True, 10)
     b = load_beir(tmp_path / "gz", name="argu", encode_chunk=7).evaluate(
-        encoder, metrics=["ndcg@10", "recall@5", "map", "mrr@10"], depth=10)[0]
+        encoder, metrics=["ndcg@10", "recall@5", "map", "mrr@10"], depth=10
+    )[0]
     assert without_timing(a) == pytest.approx(without_timing(b))
 
 
@@ -117,7 +127,9 @@ def test_missing_path_and_files_name_the_key(tmp_path):
         load_beir(None)
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "corpus.jsonl").write_text('{"_id": "d", "text": "t"}\n')
-    with pytest.raises(DataNotFoundError, match=r"(?s)eval\.benchmarks\.scifact\.path=.*queries\.jsonl.*qrels/test\.tsv"):
+    with pytest.raises(
+        DataNotFoundError, match=r"(?s)eval\.benchmarks\.scifact\.path=.*queries\.jsonl.*qrels/test\.tsv"
+    ):
         load_beir(tmp_path / "half", name="scifact")
 
 
@@ -132,10 +144,18 @@ def test_bad_lines_name_file_and_line(tmp_path):
 def test_job_with_a_beir_collection(data_root, collection, tmp_path):
     from hybrid_retrieval.job.run_job import run_job
 
-    cfg = compose_config(smoke_overrides(data_root, tmp_path) + [
-        "eval=beir", f"eval.benchmarks.beir.path={collection}", "eval.benchmarks.beir.name=argu",
-        "eval.benchmarks.beir.metrics=[ndcg@10,recall@100,map,mrr@10]", "eval.benchmarks.beir.depth=100", "trainer.max_steps=0",
-        "save_encoder=false"])
+    cfg = compose_config(
+        smoke_overrides(data_root, tmp_path)
+        + [
+            "eval=beir",
+            f"eval.benchmarks.beir.path={collection}",
+            "eval.benchmarks.beir.name=argu",
+            "eval.benchmarks.beir.metrics=[ndcg@10,recall@100,map,mrr@10]",
+            "eval.benchmarks.beir.depth=100",
+            "trainer.max_steps=0",
+            "save_encoder=false",
+        ]
+    )
     assert cfg.eval.benchmarks.beir.ignore_identical_ids is True
     metrics = run_job(cfg)
     for key in ("argu/mono/ndcg@10", "argu/mono/ndcg@10/en", "argu/mono/recall@100", "argu/mono/map"):

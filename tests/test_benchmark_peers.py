@@ -1,5 +1,6 @@
 """The throughput benchmarks run the peer at its best: which configurations they pick, per hardware, and which is
 'best' (hybrid_retrieval.bench, the library of perf/)."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("configs_of", [peers.training_configs, peers.encoding_configs])
-@pytest.mark.parametrize("native, peer_bf16, has_bf16", [
-    (True, "auto", True), (False, "auto", False), (False, "always", True), (True, "never", False)])
+@pytest.mark.parametrize(
+    "native, peer_bf16, has_bf16",
+    [(True, "auto", True), (False, "auto", False), (False, "always", True), (True, "never", False)],
+)
 def test_peer_runs_bf16_exactly_where_it_is_native_or_asked(monkeypatch, configs_of, native, peer_bf16, has_bf16):
     monkeypatch.setattr(peers, "native_bf16", lambda device: native)
     batch = {"batch_size": 128} if configs_of is peers.encoding_configs else {}
@@ -37,8 +40,8 @@ def test_encoding_mfu_counts_padded_and_real_tokens_and_only_non_embedding_param
         def __init__(self):
             super().__init__()
             self.embeddings = torch.nn.Embedding(10, 4)  # 40, not counted
-            self.layer = torch.nn.Linear(4, 4)            # 20, counted
-            self.pooler = torch.nn.Linear(4, 4)           # 20, not counted
+            self.layer = torch.nn.Linear(4, 4)  # 20, counted
+            self.pooler = torch.nn.Linear(4, 4)  # 20, not counted
 
         def forward(self, input_ids, attention_mask):
             return self.layer(self.embeddings(input_ids))
@@ -89,7 +92,13 @@ def test_rounds_interleave_contenders_and_quote_each_ones_median(monkeypatch):
 
 def test_train_benchmark_refuses_a_warmup_its_clock_cannot_time():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's package, as the test process imports it
-    done = subprocess.run([sys.executable, "perf/train_throughput.py", "--warmup", "0"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "perf/train_throughput.py", "--warmup", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode != 0
     assert "--warmup and --steps must be at least 1" in done.stderr

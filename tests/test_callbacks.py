@@ -1,10 +1,11 @@
 """Training callbacks come from the ``callbacks`` config group (conf/callbacks/), built in one place."""
+
 from __future__ import annotations
 
 import pytest
+from conftest import compose_config, smoke_overrides
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.config.validate import ConfigError, check_callbacks
 from hybrid_retrieval.data.batch_trace import BatchTrace
 from hybrid_retrieval.job.callbacks import find_callback, instantiate_callbacks
@@ -23,8 +24,14 @@ def callbacks(tmp_path, *overrides: str) -> list:
 
 def test_default_callbacks_read_the_user_facing_keys(tmp_path):
     built = callbacks(tmp_path, "checkpoint.every_n_steps=7", "progress.every_n_steps=3", "progress.every_s=2.5")
-    assert [type(cb) for cb in built] == [TrainingRecord, RngState, FiniteStateGuard, PreemptionCheckpoint,
-                                          ModelCheckpoint, ProgressLog]
+    assert [type(cb) for cb in built] == [
+        TrainingRecord,
+        RngState,
+        FiniteStateGuard,
+        PreemptionCheckpoint,
+        ModelCheckpoint,
+        ProgressLog,
+    ]
     checkpoint = find_callback(built, ModelCheckpoint)
     assert checkpoint._every_n_train_steps == 7 and checkpoint.save_last and checkpoint.save_top_k == 0
     assert checkpoint.dirpath == str(tmp_path / "checkpoints")
@@ -49,8 +56,11 @@ def test_a_callback_set_to_null_is_off(tmp_path):
 
 
 def test_a_misspelt_callback_argument_fails_naming_the_key(tmp_path):
-    with pytest.raises(ConfigError, match=r"callbacks\.model_checkpoint\.save_lst: not an argument of .*"
-                                          r"did you mean save_last\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"callbacks\.model_checkpoint\.save_lst: not an argument of .*"
+        r"did you mean save_last\?",
+    ):
         callbacks(tmp_path, "+callbacks.model_checkpoint.save_lst=true")
 
 
@@ -67,7 +77,9 @@ def test_a_callback_without_target_fails_naming_the_key(tmp_path):
 def test_training_without_its_record_fails_naming_the_callback(data_root, tmp_path):
     from hybrid_retrieval.job.run_job import run_job
 
-    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["callbacks.training_record=null", "save_encoder=false"])
+    cfg = compose_config(
+        smoke_overrides(data_root, tmp_path) + ["callbacks.training_record=null", "save_encoder=false"]
+    )
     with pytest.raises(ConfigError, match=r"no TrainingRecord.*keep callbacks\.training_record"):
         run_job(cfg)
 
@@ -75,7 +87,8 @@ def test_training_without_its_record_fails_naming_the_callback(data_root, tmp_pa
 def test_a_job_without_checkpoints_writes_none_anywhere(data_root, tmp_path):
     from hybrid_retrieval.job.run_job import run_job
 
-    metrics = run_job(compose_config(smoke_overrides(data_root, tmp_path) + ["checkpoint.every_n_steps=0",
-                                                                             "save_encoder=false"]))
+    metrics = run_job(
+        compose_config(smoke_overrides(data_root, tmp_path) + ["checkpoint.every_n_steps=0", "save_encoder=false"])
+    )
     assert metrics["train/steps"] == 6 and "train/final_loss" in metrics
     assert list(tmp_path.rglob("*.ckpt")) == [] and not (tmp_path / "checkpoints").exists()

@@ -1,5 +1,6 @@
 """Checkpoints are data, not code: they load with weights_only=True, resume loads them that way, and a
 tampered one is refused before it can run anything; every rank's random generators are kept."""
+
 from __future__ import annotations
 
 import os
@@ -9,16 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import compose_config, smoke_overrides
 from omegaconf import OmegaConf
 
-from conftest import compose_config, smoke_overrides
 from hybrid_retrieval.job.checkpoint_safety import UnsafeCheckpointError, load_plain, plain_data
 from hybrid_retrieval.job.rng_state import RngState
 from hybrid_retrieval.job.run_job import run_job
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false",
-         "trainer.max_steps=2", "checkpoint.every_n_steps=1", "checkpoint.keep=true"]
+SMALL = [
+    "data.batch_size=4",
+    "data.num_batches=4",
+    "save_encoder=false",
+    "trainer.max_steps=2",
+    "checkpoint.every_n_steps=1",
+    "checkpoint.keep=true",
+]
 
 
 class RunsCode:
@@ -71,8 +78,14 @@ def test_load_plain_refuses_a_pickled_object(tmp_path):
 
 
 def test_plain_data_turns_config_objects_into_containers_and_refuses_the_rest():
-    got = plain_data({"cfg": OmegaConf.create({"a": [1, 2], "b": {"c": None}}), "arr": np.arange(3),
-                      "n": np.float32(0.5), "p": Path("/x")})
+    got = plain_data(
+        {
+            "cfg": OmegaConf.create({"a": [1, 2], "b": {"c": None}}),
+            "arr": np.arange(3),
+            "n": np.float32(0.5),
+            "p": Path("/x"),
+        }
+    )
     assert got["cfg"] == {"a": [1, 2], "b": {"c": None}} and got["n"] == 0.5 and got["p"] == "/x"
     assert torch.equal(got["arr"], torch.arange(3))
     with pytest.raises(TypeError, match=r"checkpoint\['bad'\]: .*RunsCode is not plain data"):

@@ -1,4 +1,5 @@
 """Code-switching: words, lexicons (MUSE files; induced with eflomal from MLQA-R's own parallel text), switch rate."""
+
 from __future__ import annotations
 
 import time
@@ -13,22 +14,82 @@ from hybrid_retrieval.data.lexicon import InducedLexicon, Lexicon, MuseLexicon
 from hybrid_retrieval.data.words import words
 
 REAL = resolve_root(None)
-needs_real = pytest.mark.skipif(not (REAL / "mlqa-r" / "en.json").is_file(), reason="real MLQA-R not under the data root")
+needs_real = pytest.mark.skipif(
+    not (REAL / "mlqa-r" / "en.json").is_file(), reason="real MLQA-R not under the data root"
+)
 
 # common words written down by hand (not taken from any lexicon): English -> German, English -> Spanish
 GOLD = {
-    "de": {"what": "was", "who": "wer", "when": "wann", "where": "wo", "which": "welche", "how": "wie",
-           "many": "viele", "year": "jahr", "city": "stadt", "people": "menschen", "first": "erste",
-           "country": "land", "war": "krieg", "time": "zeit", "king": "könig", "born": "geboren", "the": "die",
-           "is": "ist", "was": "war", "and": "und", "in": "in", "of": "der", "name": "name", "world": "welt",
-           "two": "zwei", "new": "neue", "school": "schule", "church": "kirche", "water": "wasser",
-           "largest": "größte", "family": "familie", "music": "musik", "university": "universität"},
-    "es": {"what": "qué", "who": "quién", "when": "cuándo", "where": "dónde", "which": "qué", "how": "cómo",
-           "many": "cuántos", "year": "año", "city": "ciudad", "people": "personas", "first": "primer",
-           "country": "país", "war": "guerra", "time": "tiempo", "king": "rey", "born": "nació", "the": "el",
-           "is": "es", "was": "fue", "and": "y", "in": "en", "of": "de", "name": "nombre", "world": "mundial",
-           "two": "dos", "new": "nuevo", "school": "escuela", "church": "iglesia", "water": "agua",
-           "largest": "más", "family": "familia", "music": "música", "university": "universidad"},
+    "de": {
+        "what": "was",
+        "who": "wer",
+        "when": "wann",
+        "where": "wo",
+        "which": "welche",
+        "how": "wie",
+        "many": "viele",
+        "year": "jahr",
+        "city": "stadt",
+        "people": "menschen",
+        "first": "erste",
+        "country": "land",
+        "war": "krieg",
+        "time": "zeit",
+        "king": "könig",
+        "born": "geboren",
+        "the": "die",
+        "is": "ist",
+        "was": "war",
+        "and": "und",
+        "in": "in",
+        "of": "der",
+        "name": "name",
+        "world": "welt",
+        "two": "zwei",
+        "new": "neue",
+        "school": "schule",
+        "church": "kirche",
+        "water": "wasser",
+        "largest": "größte",
+        "family": "familie",
+        "music": "musik",
+        "university": "universität",
+    },
+    "es": {
+        "what": "qué",
+        "who": "quién",
+        "when": "cuándo",
+        "where": "dónde",
+        "which": "qué",
+        "how": "cómo",
+        "many": "cuántos",
+        "year": "año",
+        "city": "ciudad",
+        "people": "personas",
+        "first": "primer",
+        "country": "país",
+        "war": "guerra",
+        "time": "tiempo",
+        "king": "rey",
+        "born": "nació",
+        "the": "el",
+        "is": "es",
+        "was": "fue",
+        "and": "y",
+        "in": "en",
+        "of": "de",
+        "name": "nombre",
+        "world": "mundial",
+        "two": "dos",
+        "new": "nuevo",
+        "school": "escuela",
+        "church": "iglesia",
+        "water": "agua",
+        "largest": "más",
+        "family": "familia",
+        "music": "música",
+        "university": "universidad",
+    },
 }
 
 

@@ -4,6 +4,7 @@ Every option of every config group, every experiment and every sweep is composed
 fully resolved in a fresh process whose home and cache directories are empty and
 unwritable; the process must succeed and leave them empty.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,13 +59,23 @@ def test_composing_every_config_writes_nothing(tmp_path):
     home.mkdir()
     home.chmod(stat.S_IRUSR | stat.S_IXUSR)  # unwritable: a write anywhere under it fails
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HYBRID_RETRIEVAL_CACHE", "XDG_"))}
-    env.update(HOME=str(home), HYBRID_RETRIEVAL_CACHE=str(home / "cache"), XDG_CACHE_HOME=str(home / "xdg"),
-               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(
+        HOME=str(home),
+        HYBRID_RETRIEVAL_CACHE=str(home / "cache"),
+        XDG_CACHE_HOME=str(home / "xdg"),
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+    )
     runs = every_choice()
     assert any("model=me5_small" in r for r in runs) and any(r and r[0].startswith("+sweeps=") for r in runs)
     try:
-        done = subprocess.run([sys.executable, "-c", COMPOSE_ALL, str(CONF), str(tmp_path / "out"), json.dumps(runs)],
-                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "-c", COMPOSE_ALL, str(CONF), str(tmp_path / "out"), json.dumps(runs)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         assert _tree(home) == []
         assert not (tmp_path / "out").exists()

@@ -3,6 +3,7 @@
 The workers are real DDP ranks (torch.multiprocessing + Lightning's DDP strategy
 on CPU); the reference is computed here, in one process, on the global batch.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,12 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import compose_config, smoke_overrides
 from torch import nn
 
-from conftest import compose_config, smoke_overrides
+from hybrid_retrieval.backbones.tiny import build_tiny_bert
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.loss import InfoNCELoss
-from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
 WORLD = 2
 VARIANTS = {"plain": [], "grad_cache": ["model.grad_cache.chunk_size=3"]}
@@ -27,13 +28,18 @@ VARIANTS = {"plain": [], "grad_cache": ["model.grad_cache.chunk_size=3"]}
 
 # --- a toy encoder with uneven shards and a false negative across ranks ---------------------------
 
+
 def toy_shards() -> list[dict[str, torch.Tensor]]:
     """Rank 0: 3 queries, 5 passages; rank 1: 2 queries, 2 passages. Rank 1's positive is rank 0's first."""
     g = torch.Generator().manual_seed(3)
-    return [{"q": torch.randn(3, 6, generator=g), "p": torch.randn(5, 6, generator=g),
-             "keys": torch.tensor([10, 11, 12, 50, 51])},
-            {"q": torch.randn(2, 6, generator=g), "p": torch.randn(2, 6, generator=g),
-             "keys": torch.tensor([10, 20])}]
+    return [
+        {
+            "q": torch.randn(3, 6, generator=g),
+            "p": torch.randn(5, 6, generator=g),
+            "keys": torch.tensor([10, 11, 12, 50, 51]),
+        },
+        {"q": torch.randn(2, 6, generator=g), "p": torch.randn(2, 6, generator=g), "keys": torch.tensor([10, 20])},
+    ]
 
 
 def toy_encoder() -> nn.Linear:
@@ -68,6 +74,7 @@ def toy_rank(rank: int) -> tuple[float, list[torch.Tensor]]:
 
 # --- the real training step under Lightning DDP ---------------------------------------------------
 
+
 class FirstStepGrads(pl.Callback):
     def __init__(self):
         self.grads = None
@@ -78,10 +85,20 @@ class FirstStepGrads(pl.Callback):
 
 
 def config(data_root: Path, out_dir: Path, extra: list[str]):
-    return compose_config(smoke_overrides(data_root, out_dir) + [
-        "trainer=ddp", "trainer.accelerator=cpu", f"trainer.devices={WORLD}", "trainer.max_steps=1",
-        "trainer.precision=32-true",  # exact comparison: no bf16 autocast
-        "data.batch_size=4", "data.hard_negatives=1", "model.cross_device_negatives=true"] + extra)
+    return compose_config(
+        smoke_overrides(data_root, out_dir)
+        + [
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            f"trainer.devices={WORLD}",
+            "trainer.max_steps=1",
+            "trainer.precision=32-true",  # exact comparison: no bf16 autocast
+            "data.batch_size=4",
+            "data.hard_negatives=1",
+            "model.cross_device_negatives=true",
+        ]
+        + extra
+    )
 
 
 def no_dropout(model: nn.Module) -> nn.Module:
@@ -98,15 +115,23 @@ def lightning_rank(data_root: Path, out_dir: Path, extra: list[str]) -> tuple[fl
     cfg = config(data_root, out_dir, extra)
     model = no_dropout(build(cfg.model))
     recorder = FirstStepGrads()
-    trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False,
-                    enable_checkpointing=False)
+    trainer = build(
+        cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False, enable_checkpointing=False
+    )
     trainer.fit(model, datamodule=build_datamodule(cfg.data, collate_fn=model.make_collator()))
     return float(trainer.callback_metrics["train/loss"]), recorder.grads
 
 
 def worker(rank: int, port: int, data_root: str, out: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(WORLD),
-                       "LOCAL_RANK": str(rank), "NODE_RANK": "0"})  # ranks started "externally", as under torchrun
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "WORLD_SIZE": str(WORLD),
+            "LOCAL_RANK": str(rank),
+            "NODE_RANK": "0",
+        }
+    )  # ranks started "externally", as under torchrun
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     results = {"toy": toy_rank(rank)}

@@ -1,7 +1,7 @@
 """trainer=ddp: a 2-process CPU (gloo) run through the real CLI, and how extra ranks are started."""
+
 from __future__ import annotations
 
-import __main__
 import json
 import os
 import subprocess
@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import compose_config
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from conftest import compose_config
-from hybrid_retrieval.job.hydra_ddp import _check_rerunnable, job_command
+import __main__
 from hybrid_retrieval.config.validate import ConfigError
+from hybrid_retrieval.job.hydra_ddp import _check_rerunnable, job_command
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 6
@@ -23,8 +24,9 @@ STEPS = 6
 
 def run_cli(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "run.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def read_trace(job_dir: Path, rank: int) -> list[dict]:
@@ -34,11 +36,26 @@ def read_trace(job_dir: Path, rank: int) -> list[dict]:
 @pytest.mark.slow
 def test_two_rank_cli_run_shares_batch_kinds_and_writes_one_metrics_file(data_root, tmp_path):
     job = tmp_path / "job"
-    proc = run_cli(["experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={job}",
-                    "trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"trainer.max_steps={STEPS}",
-                    "data.batch_size=4", "data.cross_ratio=0.5", "data.cross_mode=per_batch", "data.hard_negatives=1",
-                    "model.cross_device_negatives=true", "model.grad_cache.chunk_size=3", "callbacks=with_batch_trace",
-                    "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"])
+    proc = run_cli(
+        [
+            "experiment=smoke",
+            f"paths.data_dir={data_root}",
+            f"hydra.run.dir={job}",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            f"trainer.max_steps={STEPS}",
+            "data.batch_size=4",
+            "data.cross_ratio=0.5",
+            "data.cross_mode=per_batch",
+            "data.hard_negatives=1",
+            "model.cross_device_negatives=true",
+            "model.grad_cache.chunk_size=3",
+            "callbacks=with_batch_trace",
+            "eval.benchmarks.xquad_r.depth=10",
+            "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # the usual outputs, written once, by rank 0, in the job's dir
@@ -66,6 +83,7 @@ def test_two_rank_cli_run_shares_batch_kinds_and_writes_one_metrics_file(data_ro
 @pytest.fixture
 def hydra_job(monkeypatch, tmp_path):
     """A composed config installed as the running Hydra job, as ``run.py -m`` would see it for one job."""
+
     def install(overrides: list[str], mode: RunMode = RunMode.MULTIRUN, launcher: list[str] = ()):
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose(config_name="config", overrides=overrides + list(launcher), return_hydra_config=True)

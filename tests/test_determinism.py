@@ -1,20 +1,22 @@
 """The same config and seed give the same metrics.json on CPU, timing figures aside."""
+
 from __future__ import annotations
 
 import json
 
 import pandas as pd
 import pytest
-
 from conftest import compose_config, smoke_overrides, without_timing
-from hybrid_retrieval.job.run_job import run_job
 
+from hybrid_retrieval.job.run_job import run_job
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(data_root, out_dir, *extra: str) -> dict:
-    run_job(compose_config(smoke_overrides(data_root, out_dir) + ["save_encoder=false", "data.cross_ratio=0.5", *extra]))
+    run_job(
+        compose_config(smoke_overrides(data_root, out_dir) + ["save_encoder=false", "data.cross_ratio=0.5", *extra])
+    )
     return json.loads((out_dir / "metrics.json").read_text())
 
 

@@ -1,10 +1,8 @@
 """Disk a sweep can afford: ready sweeps say what they keep, and a default job checkpoints once, not twice."""
+
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
 from conftest import ROOT, compose_config
 
 SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))

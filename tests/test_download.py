@@ -1,4 +1,5 @@
 """Benchmark files fetch themselves on first use: tested against a local HTTP server on 127.0.0.1 only."""
+
 from __future__ import annotations
 
 import hashlib
@@ -91,8 +92,11 @@ def test_wrong_checksum_fails_naming_the_file_and_keeps_nothing(pinned, monkeypa
     bad = RemoteFile(REL, remote.url, "0" * 64)
     monkeypatch.setattr(download, "DATASETS", {"xquad-r": [bad]})
     root = tmp_path / "data"
-    with pytest.raises(ChecksumMismatchError, match=f"{REL}: the file downloaded from .* has sha256 "
-                                                   f"{hashlib.sha256(PAYLOAD).hexdigest()}, not the pinned 0{{64}}"):
+    with pytest.raises(
+        ChecksumMismatchError,
+        match=f"{REL}: the file downloaded from .* has sha256 "
+        f"{hashlib.sha256(PAYLOAD).hexdigest()}, not the pinned 0{{64}}",
+    ):
         download.require_file(root, REL)
     assert _leftovers(root / "xquad-r") == []
 
@@ -100,7 +104,9 @@ def test_wrong_checksum_fails_naming_the_file_and_keeps_nothing(pinned, monkeypa
 def test_policy_never_restores_the_missing_file_error(pinned, tmp_path):
     remote, handler = pinned
     download.set_policy("never")
-    with pytest.raises(DataNotFoundError, match=f"(?s)missing data file .*{REL}.*python -m hybrid_retrieval.data.download"):
+    with pytest.raises(
+        DataNotFoundError, match=f"(?s)missing data file .*{REL}.*python -m hybrid_retrieval.data.download"
+    ):
         download.require_file(tmp_path / "data", REL)
     assert handler.requests == []
 
@@ -111,7 +117,9 @@ def test_unreachable_origin_fails_within_seconds_and_says_what_to_do(monkeypatch
     with socket.socket() as s:  # a port on 127.0.0.1 that nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setattr(download, "DATASETS", {"xquad-r": [RemoteFile(REL, f"http://127.0.0.1:{port}/{REL}", "0" * 64)]})
+    monkeypatch.setattr(
+        download, "DATASETS", {"xquad-r": [RemoteFile(REL, f"http://127.0.0.1:{port}/{REL}", "0" * 64)]}
+    )
     monkeypatch.setattr(download, "_unreachable", None)
     download.set_policy("auto")
     try:

@@ -1,13 +1,14 @@
 """model.dropout (opt-in speed lever): what it changes is stated as 'a different model', and tested as such."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from conftest import compose_config, smoke_overrides
 from torch import nn
 
-from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
+from hybrid_retrieval.model.dual_encoder import DualEncoder
 
 
 def embed_twice(model: DualEncoder, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

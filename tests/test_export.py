@@ -1,4 +1,5 @@
 """A saved fine-tuned encoder gives the same embeddings through sentence-transformers as through ours."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
+from hybrid_retrieval.model.dual_encoder import DualEncoder
 
 TEXTS = ["Where is the river 12?", "Wo ist der Fluss 12?", "¿Dónde está el río?", "河流在哪里？", "แม่น้ำอยู่ที่ไหน"]
 
@@ -50,7 +51,9 @@ def test_evaluation_batch_size_changes_embeddings_only_by_fp32_rounding():
 
     model = DualEncoder(build_tiny_bert())
     texts = [t * k for k in (1, 3, 7) for t in TEXTS]  # lengths spread across batches
-    by_size = {size: model.text_encoder(batch_size=size, precision="32").encode(texts, "passage") for size in (1, 4, 32)}
+    by_size = {
+        size: model.text_encoder(batch_size=size, precision="32").encode(texts, "passage") for size in (1, 4, 32)
+    }
     assert model.text_encoder().batch_size == 32
     for size in (4, 32):
         np.testing.assert_allclose(by_size[size], by_size[1], atol=1e-6)

@@ -1,14 +1,16 @@
 """model.speed.fast_dropout (opt-in speed lever) and the NumPy masks it shares with unpad: same rates and scaling,
 another random stream; evaluation unchanged."""
+
 from __future__ import annotations
 
 import torch
+from conftest import compose_config, smoke_overrides
 from torch import nn
 
-from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.model.speed import fast_dropout as fd, masks
-from hybrid_retrieval.model.dual_encoder import DualEncoder
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
+from hybrid_retrieval.model.dual_encoder import DualEncoder
+from hybrid_retrieval.model.speed import fast_dropout as fd
+from hybrid_retrieval.model.speed import masks
 
 TEXTS = ["query: a b c d e f g h", "query: g h"]  # unequal lengths: the padding mask matters
 

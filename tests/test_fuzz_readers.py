@@ -4,6 +4,7 @@ exception, a hang (deadline) or, for whole-document JSON, a silent partial read.
 
 EXAMPLES (40) per reader and mutation: 7 readers x (truncation, byte flips, huge lines) + wrong types for the
 3 JSON readers = 960 examples, about 15 s on 2 cores."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import write_lareqa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from hybrid_retrieval.data.formats.beir import read_qrels_tsv, read_queries
 from hybrid_retrieval.data.formats.jsonl import read_parallel_jsonl
 from hybrid_retrieval.data.formats.lareqa import LareqaFormatError, read_lareqa
@@ -23,8 +25,12 @@ from hybrid_retrieval.data.formats.trec import TrecFormatError, read_qrels, read
 from hybrid_retrieval.data.formats.tydi import TydiFormatError, read_goldp
 
 EXAMPLES = 40
-FUZZ = settings(max_examples=EXAMPLES, deadline=5000, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=5000,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 WORK = Path(tempfile.mkdtemp(prefix="fuzz-readers-"))
 
 
@@ -34,14 +40,22 @@ def _lareqa() -> bytes:
 
 
 def _goldp() -> bytes:
-    qas = [{"id": f"swahili-{i}-0", "question": f"swali {i}?", "answers": [{"text": "habari", "answer_start": 3}]}
-           for i in range(3)]
+    qas = [
+        {"id": f"swahili-{i}-0", "question": f"swali {i}?", "answers": [{"text": "habari", "answer_start": 3}]}
+        for i in range(3)
+    ]
     doc = {"data": [{"title": "t", "paragraphs": [{"context": "ni habari njema sana", "qas": qas}]}]}
     return json.dumps(doc).encode()
 
 
-PARALLEL = "\n".join(json.dumps({"id": f"i{i}", "lang": lang, "query": f"q {i} {lang}", "positive": f"p {i} {lang}"})
-                     for i in range(3) for lang in ("en", "de")).encode() + b"\n"
+PARALLEL = (
+    "\n".join(
+        json.dumps({"id": f"i{i}", "lang": lang, "query": f"q {i} {lang}", "positive": f"p {i} {lang}"})
+        for i in range(3)
+        for lang in ("en", "de")
+    ).encode()
+    + b"\n"
+)
 # reader, seed bytes, the reader's own errors, whether the file is one JSON document (a cut must fail)
 READERS = {
     "lareqa": (lambda p: read_lareqa(p, "en"), _lareqa(), LareqaFormatError, True),
@@ -97,12 +111,14 @@ def test_flipped_bytes(name, flips):
 @given(size=st.integers(1 << 16, 1 << 21), byte=st.sampled_from([b"a", b"\t", b"{", b"\xff", b" "]))
 def test_huge_line(name, size, byte):
     seed = READERS[name][1]
-    check(name, seed[: len(seed) // 2] + byte * size + b"\n" + seed[len(seed) // 2:])
+    check(name, seed[: len(seed) // 2] + byte * size + b"\n" + seed[len(seed) // 2 :])
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-                           max_leaves=6)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def _replace_somewhere(doc, value, rng: random.Random):

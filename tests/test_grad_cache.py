@@ -1,16 +1,18 @@
-"""GradCache: chunked contrastive steps give the plain loss's gradients (masking, hard negatives, dropout, Lightning)."""
+"""GradCache: chunked contrastive steps give the plain loss's gradients (masking, hard negatives, dropout,
+Lightning)."""
+
 from __future__ import annotations
 
 import pytest
 import pytorch_lightning as pl
 import torch
+from conftest import compose_config, smoke_overrides
 from torch import nn
 
-from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.model.dual_encoder import DualEncoder
-from hybrid_retrieval.model.grad_cache import GradCache, split_inputs
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
 from hybrid_retrieval.job.train import build, build_datamodule
+from hybrid_retrieval.model.dual_encoder import DualEncoder
+from hybrid_retrieval.model.grad_cache import GradCache, split_inputs
 
 
 def rows(n: int, shared_answer: bool = True, negatives: int = 2) -> list[dict]:
@@ -18,9 +20,17 @@ def rows(n: int, shared_answer: bool = True, negatives: int = 2) -> list[dict]:
     out = []
     for i in range(n):
         pid = "en:0-0-0" if shared_answer and i in (0, 1) else f"en:0-{i}-1"
-        out.append({"query": "where is the river " + "x" * (3 * i), "positive": f"the river {pid} is long " + "y" * i,
-                    "positive_id": pid, "negatives": [f"neg {i}-{j} " + "z" * (i + j) for j in range(negatives)],
-                    "negative_ids": [f"en:9-{i}-{j}" for j in range(negatives)], "query_lang": 0, "passage_lang": 0})
+        out.append(
+            {
+                "query": "where is the river " + "x" * (3 * i),
+                "positive": f"the river {pid} is long " + "y" * i,
+                "positive_id": pid,
+                "negatives": [f"neg {i}-{j} " + "z" * (i + j) for j in range(negatives)],
+                "negative_ids": [f"en:9-{i}-{j}" for j in range(negatives)],
+                "query_lang": 0,
+                "passage_lang": 0,
+            }
+        )
     return out
 
 
@@ -30,8 +40,11 @@ def model() -> DualEncoder:
 
 
 def param_grads(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: (p.grad.to_dense() if p.grad.is_sparse else p.grad).clone()
-            for n, p in model.named_parameters() if p.grad is not None}
+    return {
+        n: (p.grad.to_dense() if p.grad.is_sparse else p.grad).clone()
+        for n, p in model.named_parameters()
+        if p.grad is not None
+    }
 
 
 def plain_grads(model: DualEncoder, batch: dict) -> tuple[float, dict[str, torch.Tensor]]:
@@ -43,8 +56,11 @@ def plain_grads(model: DualEncoder, batch: dict) -> tuple[float, dict[str, torch
 
 def cached_grads(model: DualEncoder, batch: dict, chunk_size: int) -> tuple[float, dict[str, torch.Tensor]]:
     model.zero_grad(set_to_none=True)
-    loss = GradCache(chunk_size)(model.embed, [batch["query"], batch["passage"]],
-                                 lambda q, p: model.contrastive_loss(q, p, batch["passage_keys"]))
+    loss = GradCache(chunk_size)(
+        model.embed,
+        [batch["query"], batch["passage"]],
+        lambda q, p: model.contrastive_loss(q, p, batch["passage_keys"]),
+    )
     return loss.item(), param_grads(model)
 
 
@@ -130,16 +146,20 @@ class GradRecorder(pl.Callback):
 
 
 def first_step_grads(data_root, tmp_path, extra: list[str]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["trainer.max_steps=1", "data.hard_negatives=1",
-                                                                "trainer.precision=32-true"] + extra)
+    cfg = compose_config(
+        smoke_overrides(data_root, tmp_path)
+        + ["trainer.max_steps=1", "data.hard_negatives=1", "trainer.precision=32-true"]
+        + extra
+    )
     pl.seed_everything(0)
     model = build(cfg.model)
     for module in model.modules():  # dropout off: the plain step encodes the batch in one pass, GradCache in chunks
         if isinstance(module, nn.Dropout):
             module.p = 0.0
     recorder = GradRecorder()
-    trainer = build(cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False,
-                    enable_checkpointing=False)
+    trainer = build(
+        cfg.trainer, logger=False, callbacks=[recorder], enable_progress_bar=False, enable_checkpointing=False
+    )
     trainer.fit(model, datamodule=build_datamodule(cfg.data, collate_fn=model.make_collator()))
     assert trainer.global_step == 1
     return recorder.grads, {n: p.detach().clone() for n, p in model.named_parameters()}

@@ -1,5 +1,6 @@
 """Mined hard negatives: mining (answer never a negative, skip and window, resume) and training with them
 (each pair's negatives in its passage's language, read from the batch trace)."""
+
 from __future__ import annotations
 
 import json
@@ -117,8 +118,28 @@ def test_dense_mining_through_the_cli_with_the_project_s_backbone(data_root, tmp
     from hybrid_retrieval.mine.__main__ import main
 
     out = tmp_path / "dense.jsonl"
-    assert main(["--retriever", "dense", "--k", "2", "--skip", "0", "--window", "5", "--pairs", "all",
-                 "--out", str(out), "experiment=smoke", "model=tiny", f"paths.data_dir={data_root}"]) == 0
+    assert (
+        main(
+            [
+                "--retriever",
+                "dense",
+                "--k",
+                "2",
+                "--skip",
+                "0",
+                "--window",
+                "5",
+                "--pairs",
+                "all",
+                "--out",
+                str(out),
+                "experiment=smoke",
+                "model=tiny",
+                f"paths.data_dir={data_root}",
+            ]
+        )
+        == 0
+    )
     meta, lines = read_mined(out)
     assert meta["retriever"] == "dense" and meta["model"].startswith("tiny")
     assert {(q, p) for _, q, p in lines} == {(q, p) for q in LANGS for p in LANGS}  # every query language too
@@ -151,15 +172,22 @@ def test_an_integer_still_means_paragraph_sentences(corpus):
         assert len(old.negatives.pick(item, 0, 1)) == 2  # 3-sentence paragraphs: both others
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["data.hard_negatives.source=bm25"],
-     "data.hard_negatives.source='bm25': must be one of ['none', 'paragraph', 'file']"),
-    (["data.hard_negatives.source=file", "data.hard_negatives.n=2"], "data.hard_negatives.path: source=file needs"),
-    (["data.hard_negatives.source=file", "data.hard_negatives.n=2", "data.hard_negatives.path=/no/such.jsonl"],
-     "data.hard_negatives.path=/no/such.jsonl: no such file; mine it first: python -m hybrid_retrieval.mine"),
-    (["data.hard_negatives.source=none", "data.hard_negatives.n=1"], "data.hard_negatives.n=1 with source=none"),
-    (["data.hard_negatives.n=-2"], "data.hard_negatives.n=-2: must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["data.hard_negatives.source=bm25"],
+            "data.hard_negatives.source='bm25': must be one of ['none', 'paragraph', 'file']",
+        ),
+        (["data.hard_negatives.source=file", "data.hard_negatives.n=2"], "data.hard_negatives.path: source=file needs"),
+        (
+            ["data.hard_negatives.source=file", "data.hard_negatives.n=2", "data.hard_negatives.path=/no/such.jsonl"],
+            "data.hard_negatives.path=/no/such.jsonl: no such file; mine it first: python -m hybrid_retrieval.mine",
+        ),
+        (["data.hard_negatives.source=none", "data.hard_negatives.n=1"], "data.hard_negatives.n=1 with source=none"),
+        (["data.hard_negatives.n=-2"], "data.hard_negatives.n=-2: must be an integer >= 0"),
+    ],
+)
 def test_bad_hard_negative_settings_fail_before_training(data_root, tmp_path, overrides, message):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + overrides)
     with pytest.raises(ConfigError) as err:
@@ -183,29 +211,52 @@ def test_loss_masks_a_mined_negative_that_is_another_pair_s_answer():
     keys = torch.tensor([10, 11, 11])
     loss = InfoNCELoss(0.05)(q, p, keys)
     scores = q @ p.T / 0.05
-    expect = (torch.logsumexp(scores[0], 0) - scores[0, 0]  # a negative for query 0
-              + torch.logsumexp(scores[1, :2], 0) - scores[1, 1]) / 2  # masked for query 1: it is its answer
+    expect = (
+        (
+            torch.logsumexp(scores[0], 0)
+            - scores[0, 0]  # a negative for query 0
+            + torch.logsumexp(scores[1, :2], 0)
+            - scores[1, 1]
+        )
+        / 2
+    )  # masked for query 1: it is its answer
     assert torch.allclose(loss, expect, atol=1e-5)
 
 
 # translated: some pairs have fewer negatives than others; GradCache chunks the passages of such batches
 @pytest.mark.parametrize("translated, extra", [(False, []), (True, ["model.grad_cache.chunk_size=5"])])
 def test_cross_lingual_batches_negatives_are_in_their_passages_language_in_the_trace(
-        data_root, tmp_path, bm25_file, translated, extra, one_torch_thread):
+    data_root, tmp_path, bm25_file, translated, extra, one_torch_thread
+):
     import pytorch_lightning as pl
 
     from hybrid_retrieval.data.batch_trace import BatchTrace, trace_path
     from hybrid_retrieval.job.train import build, build_datamodule
 
-    cfg = compose_config(smoke_overrides(data_root, tmp_path) + [
-        "data.cross_ratio=0.5", "data.hard_negatives.source=file", "data.hard_negatives.n=2",
-        f"data.hard_negatives.path={bm25_file}", f"data.hard_negatives.translated={str(translated).lower()}",
-        *extra])
+    cfg = compose_config(
+        smoke_overrides(data_root, tmp_path)
+        + [
+            "data.cross_ratio=0.5",
+            "data.hard_negatives.source=file",
+            "data.hard_negatives.n=2",
+            f"data.hard_negatives.path={bm25_file}",
+            f"data.hard_negatives.translated={str(translated).lower()}",
+            *extra,
+        ]
+    )
     validate(cfg)
     model = build(cfg.model)
     datamodule = build_datamodule(cfg.data, collate_fn=model.make_collator())
-    trainer = pl.Trainer(max_steps=6, callbacks=[BatchTrace(tmp_path)], logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer = pl.Trainer(
+        max_steps=6,
+        callbacks=[BatchTrace(tmp_path)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
     trainer.fit(model, datamodule=datamodule)
     records = [json.loads(line) for line in trace_path(tmp_path, 0).read_text(encoding="utf-8").splitlines()]
     assert len(records) == 6 and {r["is_cross"] for r in records} == {True, False}
@@ -261,4 +312,3 @@ def test_a_sigkilled_mining_process_resumes_to_the_same_file(corpus, data_root, 
     assert 30 <= kept < int(corpus.available.sum())  # killed part-way
     assert mine(corpus, BM25Retriever(), settings, out)["written"] == int(corpus.available.sum()) - kept
     assert out.read_bytes() == whole.read_bytes()
-

@@ -1,11 +1,11 @@
 """Embedding store, index choice and search order: exact where promised, bounded, trec_eval's tie order."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hybrid_retrieval.eval.embedding_store import EmbeddingStore, encode_to_store
-from hybrid_retrieval.eval.embedding_store import ArrayStore
+from hybrid_retrieval.eval.embedding_store import ArrayStore, EmbeddingStore, encode_to_store
 from hybrid_retrieval.eval.pipeline import drop_identical
 from hybrid_retrieval.eval.runfiles import read_run, write_run
 from hybrid_retrieval.eval.search import IndexSpec, id_order, search_store, trec_order, use_gpu
@@ -29,8 +29,10 @@ def unit(rng, n, d):
 
 def make_store(tmp_path, vectors, ids=None, chunk=7, dtype="float32"):
     ids = ids or [f"d{i:05d}" for i in range(len(vectors))]
-    batches = ((ids[lo: lo + chunk], [str(i) for i in range(lo, min(lo + chunk, len(ids)))])
-               for lo in range(0, len(ids), chunk))
+    batches = (
+        (ids[lo : lo + chunk], [str(i) for i in range(lo, min(lo + chunk, len(ids)))])
+        for lo in range(0, len(ids), chunk)
+    )
     return encode_to_store(ArrayEncoder(vectors), batches, tmp_path / "emb.bin", dtype)
 
 
@@ -134,8 +136,9 @@ def test_ivf_with_few_probes_may_return_short_lists_which_runs_skip(tmp_path):
     rng = np.random.default_rng(4)
     corpus = unit(rng, 40, 4)
     store = make_store(tmp_path, corpus)
-    scores, ids = search_store(store, unit(rng, 5, 4), 40, IndexSpec(kind="ivf", nlist=4, nprobe=1),
-                               id_order(store.ids))
+    scores, ids = search_store(
+        store, unit(rng, 5, 4), 40, IndexSpec(kind="ivf", nlist=4, nprobe=1), id_order(store.ids)
+    )
     assert ids.shape == (5, 40) and (ids == -1).any()
     assert all((row[row >= 0].size == 0) or (row[: (row >= 0).sum()] >= 0).all() for row in ids)  # -1 only at the end
     write_run(tmp_path / "run.trec", [f"q{i}" for i in range(5)], ids, scores, store.doc_names(np.arange(store.n)))
@@ -146,15 +149,22 @@ def test_ivf_with_few_probes_may_return_short_lists_which_runs_skip(tmp_path):
 
 def test_drop_identical_removes_own_id_before_cutting():
     ids = np.array([[4, 7, 1, 2], [3, 5, 6, 8], [9, 0, -1, -1]])
-    scores = np.array([[.9, .8, .7, .6], [.9, .8, .7, .6], [.5, .4, -np.inf, -np.inf]], dtype=np.float32)
+    scores = np.array([[0.9, 0.8, 0.7, 0.6], [0.9, 0.8, 0.7, 0.6], [0.5, 0.4, -np.inf, -np.inf]], dtype=np.float32)
     own = np.array([7, -1, 9])
     s, i = drop_identical(scores, ids, own, depth=3)
     assert i.tolist() == [[4, 1, 2], [3, 5, 6], [0, -1, -1]]
-    assert s[0].tolist() == pytest.approx([.9, .7, .6])
+    assert s[0].tolist() == pytest.approx([0.9, 0.7, 0.6])
 
 
-@pytest.mark.parametrize("bad, key", [({"kind": "annoy"}, "eval.index.kind"), ({"nprobe": 0}, "eval.index.nprobe"),
-                                      ({"gpu": "yes"}, "eval.index.gpu"), ({"nlists": 3}, "eval.index")])
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        ({"kind": "annoy"}, "eval.index.kind"),
+        ({"nprobe": 0}, "eval.index.nprobe"),
+        ({"gpu": "yes"}, "eval.index.gpu"),
+        ({"nlists": 3}, "eval.index"),
+    ],
+)
 def test_index_spec_errors_name_the_key(bad, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         IndexSpec.from_config(bad)
@@ -163,6 +173,7 @@ def test_index_spec_errors_name_the_key(bad, key):
 def test_gpu_true_without_gpu_fails_naming_key():
     spec = IndexSpec(gpu=True)
     import faiss
+
     if hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
         assert use_gpu(spec)
     else:
@@ -195,8 +206,14 @@ def test_scale_benchmark_runs_the_evaluation_path_and_reports_peak_memory(tmp_pa
     from hybrid_retrieval.eval import synthetic
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's package, as the test process imports it
-    done = subprocess.run([sys.executable, "perf/eval_scale.py", "--passages", "800", "--queries", "20",
-                           "--work-dir", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "perf/eval_scale.py", "--passages", "800", "--queries", "20", "--work-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert "passages=800 queries=20" in lines[0]

@@ -1,5 +1,6 @@
 """A job's arithmetic (hybrid_retrieval.job.cost, which perf/job_floor.py divides by the measured peak): every
 training text of every step, every evaluation text once."""
+
 from __future__ import annotations
 
 from hybrid_retrieval.bench import flops
@@ -18,8 +19,9 @@ def test_counts_every_step_of_the_job_across_epochs_and_every_evaluation_text_on
     from hybrid_retrieval.job.train import build
 
     # 40 steps of 16 pairs need more than one epoch of the 3 x 48 training questions
-    cfg = compose_config(["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={tmp_path}",
-                          "trainer.max_steps=40"])
+    cfg = compose_config(
+        ["experiment=smoke", f"paths.data_dir={data_root}", f"paths.output_dir={tmp_path}", "trainer.max_steps=40"]
+    )
     model = build(cfg.model)
     lengths, pairs = cost.training_lengths(cfg, model)
     assert pairs == 40 * 16 and len(lengths) == 2 * pairs

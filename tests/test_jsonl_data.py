@@ -1,4 +1,5 @@
 """Bring-your-own parallel training data in the documented JSON-lines format."""
+
 from __future__ import annotations
 
 import gzip
@@ -6,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import compose_config, smoke_overrides
+
 from hybrid_retrieval.data.corpus import ParallelCorpus
 from hybrid_retrieval.data.formats.passages import JsonlFormatError
 
@@ -22,13 +23,20 @@ def lines(n_items: int = 24, langs=("en", "de", "fr")) -> list[dict]:
             if lang == "fr" and i % 4 == 3:
                 continue  # not every item exists in every language
             w = WORDS[i % 8]
-            out.append({
-                "id": f"mm{i}", "lang": lang, "query": QUERIES[lang].format(w=w, i=i),
-                "positive": {"id": f"p{i}-{lang}", "title": w.title(), "text": f"{w} {i} passage in {lang}"}
-                if i % 2 else f"{w} {i} passage in {lang}",
-                "negatives": [f"{WORDS[(i + 1) % 8]} {i + 1} other passage in {lang}",
-                              {"text": f"{WORDS[(i + 2) % 8]} unrelated {lang}"}],
-            })
+            out.append(
+                {
+                    "id": f"mm{i}",
+                    "lang": lang,
+                    "query": QUERIES[lang].format(w=w, i=i),
+                    "positive": {"id": f"p{i}-{lang}", "title": w.title(), "text": f"{w} {i} passage in {lang}"}
+                    if i % 2
+                    else f"{w} {i} passage in {lang}",
+                    "negatives": [
+                        f"{WORDS[(i + 1) % 8]} {i + 1} other passage in {lang}",
+                        {"text": f"{WORDS[(i + 2) % 8]} unrelated {lang}"},
+                    ],
+                }
+            )
     return out
 
 
@@ -61,18 +69,28 @@ def test_accepts_gzip_lists_and_folders(tmp_path):
     write(tmp_path / "dir" / "other.jsonl", other)
     (tmp_path / "dir" / "README.txt").write_text("ignored")
     a = ParallelCorpus.from_jsonl(tmp_path / "dir", ["en", "de"])
-    b = ParallelCorpus.from_jsonl([str(tmp_path / "dir" / "en.jsonl.gz"), str(tmp_path / "dir" / "other.jsonl")],
-                                  ["en", "de"])
+    b = ParallelCorpus.from_jsonl(
+        [str(tmp_path / "dir" / "en.jsonl.gz"), str(tmp_path / "dir" / "other.jsonl")], ["en", "de"]
+    )
     assert a.items == b.items and (a.available == b.available).all() and a.available.all()
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"id": "x", "lang": "en", "query": "q"}, r"train\.jsonl:2: missing field\(s\) \['positive'\]"),
-    ({"id": "x", "lang": "en", "query": " ", "positive": "p"}, r"train\.jsonl:2: query must be"),
-    ({"id": "x", "lang": "en", "query": "q", "positive": {"title": "t"}}, r"train\.jsonl:2: positive must be"),
-    ({"id": "x", "lang": "en", "query": "q", "positive": "p", "negatives": "n"}, r"train\.jsonl:2: negatives must be a list"),
-    ({"id": "mm0", "lang": "en", "query": "q", "positive": "p"}, r"train\.jsonl:2: item 'mm0' in 'en' already given at .*train\.jsonl:1"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"id": "x", "lang": "en", "query": "q"}, r"train\.jsonl:2: missing field\(s\) \['positive'\]"),
+        ({"id": "x", "lang": "en", "query": " ", "positive": "p"}, r"train\.jsonl:2: query must be"),
+        ({"id": "x", "lang": "en", "query": "q", "positive": {"title": "t"}}, r"train\.jsonl:2: positive must be"),
+        (
+            {"id": "x", "lang": "en", "query": "q", "positive": "p", "negatives": "n"},
+            r"train\.jsonl:2: negatives must be a list",
+        ),
+        (
+            {"id": "mm0", "lang": "en", "query": "q", "positive": "p"},
+            r"train\.jsonl:2: item 'mm0' in 'en' already given at .*train\.jsonl:1",
+        ),
+    ],
+)
 def test_bad_lines_name_file_and_line(tmp_path, bad, message):
     path = write(tmp_path / "train.jsonl", [lines(1, ("en",))[0], bad])
     with pytest.raises(JsonlFormatError, match=message):
@@ -80,7 +98,7 @@ def test_bad_lines_name_file_and_line(tmp_path, bad, message):
 
 
 def test_not_json_and_missing_path(tmp_path):
-    (tmp_path / "train.jsonl").write_text(json.dumps(lines(1, ("en",))[0]) + '\n{oops\n')
+    (tmp_path / "train.jsonl").write_text(json.dumps(lines(1, ("en",))[0]) + "\n{oops\n")
     with pytest.raises(JsonlFormatError, match=r"train\.jsonl:2: not valid JSON"):
         ParallelCorpus.from_jsonl(tmp_path / "train.jsonl", ["en"])
     with pytest.raises(FileNotFoundError, match=r"data\.corpus\.path=.*nope\.jsonl.*docs/data\.md"):
@@ -99,9 +117,18 @@ def test_job_trains_on_jsonl_data(data_root, tmp_path):
     from hybrid_retrieval.job.run_job import run_job
 
     path = write(tmp_path / "data" / "mmarco.jsonl.gz", lines(48))
-    cfg = compose_config(smoke_overrides(data_root, tmp_path / "out") + [
-        "data=jsonl", f"data.corpus.path={path}", "data.languages=[en,de,fr]", "data.hard_negatives=1",
-        "data.cross_ratio=0.5", "trainer.max_steps=6", "save_encoder=false"])
+    cfg = compose_config(
+        smoke_overrides(data_root, tmp_path / "out")
+        + [
+            "data=jsonl",
+            f"data.corpus.path={path}",
+            "data.languages=[en,de,fr]",
+            "data.hard_negatives=1",
+            "data.cross_ratio=0.5",
+            "trainer.max_steps=6",
+            "save_encoder=false",
+        ]
+    )
     metrics = run_job(cfg)
     assert metrics["train/steps"] == 6 and metrics["train/cross_batch_fraction"] == pytest.approx(0.5)
     assert "xquad_r/mono/map" in metrics

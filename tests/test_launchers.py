@@ -1,4 +1,5 @@
 """Cluster and parallel sweeps: hydra/launcher=slurm (submitit) and hydra/launcher=joblib."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import run_cli
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
@@ -19,12 +19,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_slurm_launcher_config_composes_on_the_command_line():
-    proc = run_cli(["--cfg", "hydra", "hydra/launcher=slurm", "hydra.launcher.partition=gpu",
-                    "hydra.launcher.gpus_per_node=4", "hydra.launcher.timeout_min=30", "trainer=ddp"], timeout=120)
+    proc = run_cli(
+        [
+            "--cfg",
+            "hydra",
+            "hydra/launcher=slurm",
+            "hydra.launcher.partition=gpu",
+            "hydra.launcher.gpus_per_node=4",
+            "hydra.launcher.timeout_min=30",
+            "trainer=ddp",
+        ],
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     launcher = proc.stdout.split("\n  launcher:\n", 1)[1]
-    for line in ("_target_: hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
-                 "partition: gpu", "gpus_per_node: 4", "timeout_min: 30"):
+    for line in (
+        "_target_: hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
+        "partition: gpu",
+        "gpus_per_node: 4",
+        "timeout_min: 30",
+    ):
         assert f"    {line}\n" in launcher, line
 
 
@@ -45,9 +59,18 @@ def test_slurm_launcher_submits_one_task_per_gpu(tmp_path, monkeypatch):
 
     monkeypatch.setattr(submitit.AutoExecutor, "map_array", fake_map_array)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", return_hydra_config=True, overrides=[
-            "hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=4",
-            "hydra.launcher.timeout_min=90", f"hydra.sweep.dir={tmp_path / 'sweep'}", "trainer=ddp"])
+        cfg = compose(
+            config_name="config",
+            return_hydra_config=True,
+            overrides=[
+                "hydra/launcher=slurm",
+                "hydra.launcher.partition=gpu",
+                "hydra.launcher.gpus_per_node=4",
+                "hydra.launcher.timeout_min=90",
+                f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                "trainer=ddp",
+            ],
+        )
     HydraConfig.instance().set_config(cfg)
     try:
         launcher = instantiate(cfg.hydra.launcher)
@@ -64,9 +87,21 @@ def test_slurm_launcher_submits_one_task_per_gpu(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_joblib_launcher_runs_a_sweep_in_parallel_processes(data_root, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli(["-m", "hydra/launcher=joblib", "experiment=smoke", f"paths.data_dir={data_root}",
-                    f"hydra.sweep.dir={sweep}", "data.cross_ratio=0,1", "data.batch_size=4", "trainer.max_steps=4",
-                    "trainer.precision=32-true", "eval.benchmarks.xquad_r.depth=10", "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]"])
+    proc = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "experiment=smoke",
+            f"paths.data_dir={data_root}",
+            f"hydra.sweep.dir={sweep}",
+            "data.cross_ratio=0,1",
+            "data.batch_size=4",
+            "trainer.max_steps=4",
+            "trainer.precision=32-true",
+            "eval.benchmarks.xquad_r.depth=10",
+            "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10]",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2,backend=loky" in proc.stdout + proc.stderr
     for job, ratio in (("0", 0.0), ("1", 1.0)):

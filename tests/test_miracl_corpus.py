@@ -1,5 +1,6 @@
 """MIRACL at scale: the corpus fetched once per machine (served from 127.0.0.1), encoded once per model,
 resumed after a kill, and priced before the work."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,23 +17,30 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, without_timing, write_lareqa
 
-from conftest import ROOT, compose_config, smoke_overrides, without_timing, write_lareqa
 from hybrid_retrieval.data import download, miracl_corpus
 from hybrid_retrieval.data.download import DataNotFoundError
 from hybrid_retrieval.data.formats.passages import JsonlCorpus
 from hybrid_retrieval.data.miracl_manifest import REVISION
 
-WORDS = {"sw": ["mto", "ngome", "injini", "bustani", "soko", "baridi", "mlima", "ziwa"],
-         "yo": ["odo", "ile", "ero", "ogba", "oja", "otutu", "oke", "adagun"]}
+WORDS = {
+    "sw": ["mto", "ngome", "injini", "bustani", "soko", "baridi", "mlima", "ziwa"],
+    "yo": ["odo", "ile", "ero", "ogba", "oja", "otutu", "oke", "adagun"],
+}
 SHARDS, PER_SHARD = 3, 500  # per language: 1,500 passages in 3 shards (3,000 in all)
 
 
 def passages(lang: str) -> list[dict]:
     w = WORDS[lang]
-    return [{"docid": f"{i // 4}#{i % 4}", "title": f"{w[i % 8].title()} {i // 4}",
-             "text": f"{w[(i * 3) % 8]} {i} {w[(i * 5) % 8]} {w[(i // 7) % 8]} {i % 13}"}
-            for i in range(SHARDS * PER_SHARD)]
+    return [
+        {
+            "docid": f"{i // 4}#{i % 4}",
+            "title": f"{w[i % 8].title()} {i // 4}",
+            "text": f"{w[(i * 3) % 8]} {i} {w[(i * 5) % 8]} {w[(i // 7) % 8]} {i % 13}",
+        }
+        for i in range(SHARDS * PER_SHARD)
+    ]
 
 
 def write_origin(origin: Path, root: Path) -> dict[str, bytes]:
@@ -43,14 +51,25 @@ def write_origin(origin: Path, root: Path) -> dict[str, bytes]:
         folder = f"miracl-corpus-v1.0-{lang}"
         rows, tree = passages(lang), []
         for s in range(SHARDS):
-            data = gzip.compress("".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                         for r in rows[s * PER_SHARD:(s + 1) * PER_SHARD]).encode(), mtime=0)
+            data = gzip.compress(
+                "".join(
+                    json.dumps(r, ensure_ascii=False) + "\n" for r in rows[s * PER_SHARD : (s + 1) * PER_SHARD]
+                ).encode(),
+                mtime=0,
+            )
             rel = f"datasets/miracl/miracl-corpus/resolve/{REVISION}/{folder}/docs-{s}.jsonl.gz"
             (origin / rel).parent.mkdir(parents=True, exist_ok=True)
             (origin / rel).write_bytes(data)
             served["/" + rel] = data
-            tree.append({"type": "file", "path": f"{folder}/docs-{s}.jsonl.gz", "size": len(data), "oid": "x",
-                         "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}})
+            tree.append(
+                {
+                    "type": "file",
+                    "path": f"{folder}/docs-{s}.jsonl.gz",
+                    "size": len(data),
+                    "oid": "x",
+                    "lfs": {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134},
+                }
+            )
         api = origin / "api" / "datasets" / "miracl" / "miracl-corpus" / "tree" / REVISION / folder
         api.parent.mkdir(parents=True, exist_ok=True)
         api.write_text(json.dumps(tree))
@@ -89,8 +108,13 @@ def hub(tmp_path_factory):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(origin)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield {"url": f"http://127.0.0.1:{httpd.server_address[1]}", "handler": handler, "root": root,
-           "served": served, "origin": origin}
+    yield {
+        "url": f"http://127.0.0.1:{httpd.server_address[1]}",
+        "handler": handler,
+        "root": root,
+        "served": served,
+        "origin": origin,
+    }
     httpd.shutdown()
     httpd.server_close()
 
@@ -108,13 +132,28 @@ def encoded_lines(emb_dir: Path) -> list[str]:
 
 
 def env_for(hub, cache: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_ENDPOINT": hub["url"], "HYBRID_RETRIEVAL_DOWNLOAD": "auto",
-            "HYBRID_RETRIEVAL_CACHE": str(cache), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_ENDPOINT": hub["url"],
+        "HYBRID_RETRIEVAL_DOWNLOAD": "auto",
+        "HYBRID_RETRIEVAL_CACHE": str(cache),
+        "OMP_NUM_THREADS": "1",
+        "WANDB_MODE": "offline",
+    }
 
 
 def job_args(hub, extra=()) -> list[str]:
-    return ["experiment=smoke", "model=tiny", "eval=miracl", "eval.benchmarks.miracl.languages=[sw,yo]",
-            f"paths.data_dir={hub['root']}", "data.batch_size=8", "eval.encode_chunk=100", *extra]
+    return [
+        "experiment=smoke",
+        "model=tiny",
+        "eval=miracl",
+        "eval.benchmarks.miracl.languages=[sw,yo]",
+        f"paths.data_dir={hub['root']}",
+        "data.batch_size=8",
+        "eval.encode_chunk=100",
+        *extra,
+    ]
 
 
 def test_fetch_verifies_each_shard_once_and_reads_like_the_jsonl(hub, tmp_path, monkeypatch, caplog):
@@ -126,8 +165,12 @@ def test_fetch_verifies_each_shard_once_and_reads_like_the_jsonl(hub, tmp_path, 
         assert miracl_corpus.ensure_corpus(root, "sw", hub_endpoint=hub["url"]) == folder  # complete: no request
     got = {k: v - before.get(k, 0) for k, v in shard_gets(hub["handler"]).items() if v - before.get(k, 0)}
     assert sorted(got) == sorted(k for k in hub["served"] if "-sw/" in k) and set(got.values()) == {1}
-    assert sorted(p.name for p in folder.iterdir()) == ["docs-0.parquet", "docs-1.parquet", "docs-2.parquet",
-                                                        "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "docs-0.parquet",
+        "docs-1.parquet",
+        "docs-2.parquet",
+        "manifest.json",
+    ]
     assert any("shard 3/3 docs-2.jsonl.gz verified, 500 passages" in r.getMessage() for r in caplog.records)
     corpus = miracl_corpus.ParquetCorpus.from_dir(folder)
     jsonl = tmp_path / "sw.jsonl"
@@ -166,8 +209,12 @@ def test_download_never_and_no_network_keep_the_clear_error(hub, tmp_path, monke
     monkeypatch.setattr(download, "_unreachable", None)
     try:
         with pytest.raises(DataNotFoundError, match=r"(?s)fetching it from the hub.*127\.0\.0\.1:9.*corpus_dir=DIR"):
-            load_miracl(languages=["sw"], root=_root_with_topics(hub, tmp_path), hub_topics=None,
-                        hub_endpoint="http://127.0.0.1:9")
+            load_miracl(
+                languages=["sw"],
+                root=_root_with_topics(hub, tmp_path),
+                hub_topics=None,
+                hub_endpoint="http://127.0.0.1:9",
+            )
     finally:
         download.set_policy(None)
 
@@ -185,9 +232,18 @@ def test_plan_only_prints_the_plan_offline_before_any_download(tmp_path):
 
     root = tmp_path / "empty"
     root.mkdir()
-    proc = run_cli(["experiment=smoke", "eval=miracl", "eval.benchmarks.miracl.languages=[sw,te,yo,bn,th]",
-                    f"paths.data_dir={root}", "eval.plan_only=true", f"hydra.run.dir={tmp_path / 'job'}"],
-                   HF_ENDPOINT="http://127.0.0.1:9", HYBRID_RETRIEVAL_DOWNLOAD="auto")
+    proc = run_cli(
+        [
+            "experiment=smoke",
+            "eval=miracl",
+            "eval.benchmarks.miracl.languages=[sw,te,yo,bn,th]",
+            f"paths.data_dir={root}",
+            "eval.plan_only=true",
+            f"hydra.run.dir={tmp_path / 'job'}",
+        ],
+        HF_ENDPOINT="http://127.0.0.1:9",
+        HYBRID_RETRIEVAL_DOWNLOAD="auto",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     for lang, n in (("sw", "131,924"), ("te", "518,079"), ("yo", "49,043"), ("bn", "297,265"), ("th", "542,166")):
@@ -198,15 +254,16 @@ def test_plan_only_prints_the_plan_offline_before_any_download(tmp_path):
 
 
 def test_corpus_sample_keeps_judged_passages_under_its_own_name(hub, tmp_path, monkeypatch):
-    from hybrid_retrieval.eval.benchmarks.miracl import load_miracl
     from hybrid_retrieval.data.formats.trec import read_qrels
+    from hybrid_retrieval.eval.benchmarks.miracl import load_miracl
 
     root = _root_with_topics(hub, tmp_path)
     download.set_policy("auto")
     monkeypatch.setattr(download, "_unreachable", None)
     try:
-        bench = load_miracl(languages=["yo"], root=root, hub_topics=None, hub_endpoint=hub["url"], corpus_sample=200,
-                            sample_seed=3)
+        bench = load_miracl(
+            languages=["yo"], root=root, hub_topics=None, hub_endpoint=hub["url"], corpus_sample=200, sample_seed=3
+        )
     finally:
         download.set_policy(None)
     assert bench.name == "miracl_sample200" and bench.protocol.name == "miracl_sample200"
@@ -231,10 +288,28 @@ def test_sweep_fetches_each_shard_once_and_the_reference_encodes_the_corpus_once
 
     def sweep(n: int) -> None:
         env = {**env_for(hub, cache), "HYBRID_RETRIEVAL_ZEROSHOT_CACHE": str(tmp_path / f"zeroshot{n}")}
-        proc = subprocess.run([sys.executable, "run.py", "-m", *job_args(hub, ["trainer.max_steps=2",
-                               "data.cross_ratio=0,0.5,1", "+reference=zeroshot", "save_encoder=false",
-                               f"hydra.sweep.dir={tmp_path / f'sweep{n}'}"])],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "run.py",
+                "-m",
+                *job_args(
+                    hub,
+                    [
+                        "trainer.max_steps=2",
+                        "data.cross_ratio=0,0.5,1",
+                        "+reference=zeroshot",
+                        "save_encoder=false",
+                        f"hydra.sweep.dir={tmp_path / f'sweep{n}'}",
+                    ],
+                ),
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
         assert (tmp_path / f"sweep{n}" / "reference").is_dir(), proc.stderr[-4000:]
 
@@ -275,8 +350,13 @@ def test_a_job_killed_while_encoding_resumes_at_the_next_shard_with_the_same_met
         load_miracl(languages=["sw", "yo"], root=root, hub_topics=None, hub_endpoint=hub["url"])
     finally:
         set_policy(None)
-    proc = subprocess.Popen([sys.executable, "run.py", *args, f"hydra.run.dir={job}"], cwd=ROOT,
-                            env=env_for(hub, cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", *args, f"hydra.run.dir={job}"],
+        cwd=ROOT,
+        env=env_for(hub, cache),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 600
         while not list(emb.glob("*/shard-00001.emb")) and time.monotonic() < deadline and proc.poll() is None:
@@ -288,11 +368,18 @@ def test_a_job_killed_while_encoding_resumes_at_the_next_shard_with_the_same_met
     killed = {log.parent.name: len(log.read_text().splitlines()) for log in emb.glob("*/encoded.log")}
     assert 1 <= sum(killed.values()) < 30, "the kill should land while the corpus is being encoded"
     assert not (job / "metrics.json").exists()
-    rerun = subprocess.run([sys.executable, "run.py", *args, f"hydra.run.dir={job}"], cwd=ROOT,
-                           env=env_for(hub, cache), capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [sys.executable, "run.py", *args, f"hydra.run.dir={job}"],
+        cwd=ROOT,
+        env=env_for(hub, cache),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert rerun.returncode == 0, rerun.stderr[-4000:]
-    per_store = {log.parent.name: [line.split() for line in log.read_text().splitlines()]
-                 for log in emb.glob("*/encoded.log")}
+    per_store = {
+        log.parent.name: [line.split() for line in log.read_text().splitlines()] for log in emb.glob("*/encoded.log")
+    }
     assert sorted(len(v) for v in per_store.values()) == [15, 15]  # 1,500 passages a language, shards of 100
     for store, lines in per_store.items():
         assert [int(x[1]) for x in lines] == list(range(15)), store  # each shard encoded once, in order
@@ -302,8 +389,14 @@ def test_a_job_killed_while_encoding_resumes_at_the_next_shard_with_the_same_met
         if 0 < done < 15:  # the rerun went on at the first shard the killed job had not finished
             assert f"resuming at shard {done}" in rerun.stderr + rerun.stdout
     # an uninterrupted run, with its own (empty) embeddings cache, gives the same metrics
-    fresh = subprocess.run([sys.executable, "run.py", *args, f"hydra.run.dir={tmp_path / 'fresh'}"], cwd=ROOT,
-                           env=env_for(hub, tmp_path / "cache2"), capture_output=True, text=True, timeout=600)
+    fresh = subprocess.run(
+        [sys.executable, "run.py", *args, f"hydra.run.dir={tmp_path / 'fresh'}"],
+        cwd=ROOT,
+        env=env_for(hub, tmp_path / "cache2"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert fresh.returncode == 0, fresh.stderr[-4000:]
     resumed = json.loads((job / "metrics.json").read_text())
     uninterrupted = json.loads((tmp_path / "fresh" / "metrics.json").read_text())

@@ -1,4 +1,5 @@
 """Sparse embedding updates give the same parameters as dense AdamW."""
+
 from __future__ import annotations
 
 import copy
@@ -21,8 +22,10 @@ class Toy(nn.Module):
 
 
 def groups(model: Toy):
-    return [{"params": [model.lin.weight], "weight_decay": 0.1},
-            {"params": [model.lin.bias, model.emb.weight], "weight_decay": 0.0}]
+    return [
+        {"params": [model.lin.weight], "weight_decay": 0.1},
+        {"params": [model.lin.bias, model.emb.weight], "weight_decay": 0.0},
+    ]
 
 
 def test_matches_dense_adamw_over_steps_with_changing_rows():

@@ -1,11 +1,12 @@
 """mem/peak_rss_gib: every job records its process's peak resident memory, and the figure is a real high-water mark."""
+
 from __future__ import annotations
 
 import json
 import os
 
-from conftest import compose_config, smoke_overrides
 import pytest
+from conftest import compose_config, smoke_overrides
 
 from hybrid_retrieval.job.memory import PhasePeaks, peak_rss_gib
 from hybrid_retrieval.job.run_job import run_job
@@ -23,7 +24,7 @@ def total_memory_gib() -> float:
 
 def test_peak_covers_a_live_allocation():
     block = bytearray(256 * 2**20)  # zero-filled by the allocator, so resident
-    block[:: 4096] = b"\x01" * len(block[:: 4096])  # touch every page
+    block[::4096] = b"\x01" * len(block[::4096])  # touch every page
     live = current_rss_gib()
     assert peak_rss_gib() >= live - 0.01  # the high-water mark is at least what is resident now
     assert live > 0.25
@@ -45,7 +46,7 @@ def test_job_records_peak_rss(data_root, tmp_path):
 
 def touched(n_bytes: int) -> bytearray:
     block = bytearray(n_bytes)
-    block[:: 4096] = b"\x01" * len(block[:: 4096])
+    block[::4096] = b"\x01" * len(block[::4096])
     return block
 
 

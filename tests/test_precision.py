@@ -1,4 +1,5 @@
 """precision=auto picks bf16 only where the machine computes it natively."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,6 +16,7 @@ def test_auto_follows_native_bf16(monkeypatch, native, expected):
 
 def test_job_resolves_auto_before_building_the_trainer(data_root, tmp_path, monkeypatch):
     from conftest import compose_config, smoke_overrides
+
     from hybrid_retrieval.job.run_job import run_job
 
     monkeypatch.setattr(precision, "native_bf16", lambda device="auto": False)

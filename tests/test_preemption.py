@@ -1,6 +1,7 @@
 """Preemption through the real CLI: SIGUSR1 or SIGTERM mid-step -> a checkpoint of that step, status.json
 ``preempted``, exit status 75 (requeue); running the same command again ends with the metrics of a job that
 was never interrupted."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import without_timing
 from fault_injection import PAUSE_ENV
+
 from hybrid_retrieval.job.preemption import REQUEUE_EXIT_CODE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,9 +24,19 @@ STEPS, EVERY, PAUSE_AT = 6, 4, 3  # the signal lands in step 3, which no periodi
 
 
 def cli_args(data_root: Path, run_dir: Path) -> list[str]:
-    return [sys.executable, "run.py", "experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={run_dir}",
-            "data.batch_size=4", "data.num_batches=4", "save_encoder=false", f"trainer.max_steps={STEPS}",
-            f"checkpoint.every_n_steps={EVERY}", "model.loss._target_=fault_injection.PauseAt"]
+    return [
+        sys.executable,
+        "run.py",
+        "experiment=smoke",
+        f"paths.data_dir={data_root}",
+        f"hydra.run.dir={run_dir}",
+        "data.batch_size=4",
+        "data.num_batches=4",
+        "save_encoder=false",
+        f"trainer.max_steps={STEPS}",
+        f"checkpoint.every_n_steps={EVERY}",
+        "model.loss._target_=fault_injection.PauseAt",
+    ]
 
 
 def start(args: list[str], log: Path, **extra: str) -> subprocess.Popen:
@@ -53,7 +64,8 @@ def reference(data_root, tmp_path_factory) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGTERM], ids=["SIGUSR1", "SIGTERM"])
 def test_signal_checkpoints_the_step_exits_for_requeue_and_the_rerun_ends_like_an_uninterrupted_job(
-        data_root, tmp_path, reference, signum):
+    data_root, tmp_path, reference, signum
+):
     run, marker, log = tmp_path / "run", tmp_path / "paused", tmp_path / "preempted.log"
     proc = start(cli_args(data_root, run), log, HR_TEST_PAUSE_AT_CALL=str(PAUSE_AT), **{PAUSE_ENV: str(marker)})
     while not marker.exists():

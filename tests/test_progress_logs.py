@@ -1,4 +1,5 @@
 """Progress you can read in a log: training/eval lines off a terminal, a headline line, sweep i-of-n lines."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,14 @@ import warnings
 from types import SimpleNamespace
 
 import pytest
+from conftest import compose_config, smoke_overrides
 from omegaconf import OmegaConf
 
-from conftest import compose_config, smoke_overrides
 from hybrid_retrieval import quiet
 from hybrid_retrieval.job.disk import dir_mb
 from hybrid_retrieval.job.headline import headline_keys, headline_line
-from hybrid_retrieval.progress import phase
 from hybrid_retrieval.job.sweep_progress import SweepProgress
+from hybrid_retrieval.progress import phase
 
 
 def _messages(caplog) -> list[str]:
@@ -42,16 +43,28 @@ def test_phase_that_raises_says_it_failed(caplog):
 
 
 def test_headline_follows_the_declared_lists_after_the_optimized_metric():
-    metrics = {"xquad_r/mono/map": 0.7, "xquad_r/cross/map": 0.6, "xquad_r/cross/map/de": 0.5,
-               "xquad_r/multi/ndcg@10": 0.4, "xquad_r/multi/recall@10": 0.9, "train/final_loss": 1.5,
-               "disk/job_mb": 12.3, "time/train_s": 4.0}
+    metrics = {
+        "xquad_r/mono/map": 0.7,
+        "xquad_r/cross/map": 0.6,
+        "xquad_r/cross/map/de": 0.5,
+        "xquad_r/multi/ndcg@10": 0.4,
+        "xquad_r/multi/recall@10": 0.9,
+        "train/final_loss": 1.5,
+        "disk/job_mb": 12.3,
+        "time/train_s": 4.0,
+    }
     declared = {"xquad_r": {"headline": ["multi/ndcg@10", "mono/map", "multi/map"]}}  # multi/map: not in metrics
-    assert headline_keys(metrics, declared) == ["xquad_r/multi/ndcg@10", "xquad_r/mono/map",
-                                                "train/final_loss", "disk/job_mb"]
+    assert headline_keys(metrics, declared) == [
+        "xquad_r/multi/ndcg@10",
+        "xquad_r/mono/map",
+        "train/final_loss",
+        "disk/job_mb",
+    ]
     declared = {"xquad_r": {"headline": ["mono/map", "cross/map/de"]}}
     assert headline_line(metrics, declared, "xquad_r/multi/recall@10") == (
         "headline: xquad_r/multi/recall@10=0.9000 xquad_r/mono/map=0.7000 "
-        "xquad_r/cross/map/de=0.5000 train/final_loss=1.5000 disk/job_mb=12.3000")
+        "xquad_r/cross/map/de=0.5000 train/final_loss=1.5000 disk/job_mb=12.3000"
+    )
 
 
 def test_job_logs_training_and_eval_progress_a_headline_and_its_disk_use(data_root, tmp_path, caplog):
@@ -62,10 +75,15 @@ def test_job_logs_training_and_eval_progress_a_headline_and_its_disk_use(data_ro
         metrics = run_job(cfg)
     lines = _messages(caplog)
     steps = [line for line in lines if line.startswith("train: step ")]
-    assert [line.split(",")[0] for line in steps] == ["train: step 2/6 (33%)", "train: step 4/6 (67%)",
-                                                      "train: step 6/6 (100%)"]
+    assert [line.split(",")[0] for line in steps] == [
+        "train: step 2/6 (33%)",
+        "train: step 4/6 (67%)",
+        "train: step 6/6 (100%)",
+    ]
     assert all(re.search(r", loss \d+\.\d{4}, [\d.]+ pairs/s, \S+ elapsed, ETA \S+$", line) for line in steps), steps
-    assert any(re.fullmatch(r".+ (queries|candidates|passages): done, [\d,]+ texts in \S+", line) for line in lines), lines
+    assert any(re.fullmatch(r".+ (queries|candidates|passages): done, [\d,]+ texts in \S+", line) for line in lines), (
+        lines
+    )
     assert any(re.fullmatch(r"evaluate: done in \S+", line) for line in lines), lines
     assert lines[-1].startswith("headline: xquad_r/")
     assert "xquad_r/multi/map=" in lines[-1] and "disk/job_mb=" in lines[-1]
@@ -81,24 +99,40 @@ def test_sweep_progress_says_which_job_runs_and_how_finished_ones_ended(tmp_path
     for num, (status, extra) in enumerate([("complete", {"xquad_r/multi/map": 0.5}), ("failed", None)]):
         job_dir = tmp_path / str(num)
         job_dir.mkdir()
-        record = {"status": status} if extra else {"status": status, "error_type": "FloatingPointError",
-                                                   "error_message": "loss is nan\nmore detail"}
+        record = (
+            {"status": status}
+            if extra
+            else {"status": status, "error_type": "FloatingPointError", "error_message": "loss is nan\nmore detail"}
+        )
         (job_dir / "status.json").write_text(json.dumps(record))
         if extra:
             (job_dir / "metrics.json").write_text(json.dumps(extra))
             (job_dir / "benchmarks.json").write_text(json.dumps({"xquad_r": {"headline": ["multi/map"]}}))
-        config = OmegaConf.create({"hydra": {"mode": RunMode.MULTIRUN, "job": {"num": num},
-                                             "overrides": {"task": [f"data.cross_ratio={num}"]},
-                                             "runtime": {"output_dir": str(job_dir)}}})
+        config = OmegaConf.create(
+            {
+                "hydra": {
+                    "mode": RunMode.MULTIRUN,
+                    "job": {"num": num},
+                    "overrides": {"task": [f"data.cross_ratio={num}"]},
+                    "runtime": {"output_dir": str(job_dir)},
+                }
+            }
+        )
         with caplog.at_level(logging.INFO, logger="hybrid_retrieval.sweep"):
             callback.on_job_start(config)
             callback.on_job_end(config, SimpleNamespace(status=JobStatus.COMPLETED))
     lines = _messages(caplog)
     assert lines[0] == "sweep: job 1 of 2 started: data.cross_ratio=0"
-    assert re.fullmatch(r"sweep: job 1 of 2 complete in \d+s: headline: xquad_r/multi/map=0\.5000 "
-                        r"\| finished: 1 complete, 1 to go", lines[1])
-    assert re.fullmatch(r"sweep: job 2 of 2 failed in \d+s: FloatingPointError: loss is nan "
-                        r"\| finished: 1 complete, 1 failed, 0 to go", lines[3])
+    assert re.fullmatch(
+        r"sweep: job 1 of 2 complete in \d+s: headline: xquad_r/multi/map=0\.5000 "
+        r"\| finished: 1 complete, 1 to go",
+        lines[1],
+    )
+    assert re.fullmatch(
+        r"sweep: job 2 of 2 failed in \d+s: FloatingPointError: loss is nan "
+        r"\| finished: 1 complete, 1 failed, 0 to go",
+        lines[3],
+    )
 
 
 def test_third_party_noise_is_dropped_but_other_messages_pass(caplog):
@@ -110,7 +144,7 @@ def test_third_party_noise_is_dropped_but_other_messages_pass(caplog):
         logging.getLogger("faiss.loader").info("Loading faiss with AVX2 support.")
     assert _messages(caplog) == ["GPU available: False, used: False"]
     with warnings.catch_warnings(record=True) as caught:
-        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning)
+        warnings.warn("`isinstance(treespec, LeafSpec)` is deprecated, use ...", FutureWarning, stacklevel=1)
     assert caught == []
 
 

@@ -1,4 +1,5 @@
 """The sweep report on hand-made job dirs: aggregation, significance, Holm, files, and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -11,28 +12,48 @@ import yaml
 
 from hybrid_retrieval.job.job_status import write_status
 from hybrid_retrieval.report.aggregate import aggregate, headline_metrics
+from hybrid_retrieval.report.build import build_report
 from hybrid_retrieval.report.cli import main as report_main
 from hybrid_retrieval.report.collect import load_jobs
 from hybrid_retrieval.report.significance import holm, paired_randomisation_test
-from hybrid_retrieval.report.build import build_report
 
 LANGS = ("de", "en", "es")
 N_QUESTIONS = 40
 
 
-def make_job(sweep: Path, num: int, ratio: float, seed: int, metrics: dict | None, status: str = "complete",
-             shift: float = 0.0, extra_overrides: tuple[str, ...] = ()) -> Path:
+def make_job(
+    sweep: Path,
+    num: int,
+    ratio: float,
+    seed: int,
+    metrics: dict | None,
+    status: str = "complete",
+    shift: float = 0.0,
+    extra_overrides: tuple[str, ...] = (),
+) -> Path:
     """A job dir as run.py + job/run_job.py leave it: .hydra files, status.json, metrics.json, per-query scores."""
     job = sweep / str(num)
     (job / ".hydra").mkdir(parents=True)
-    overrides = ["experiment=smoke", f"paths.data_dir=/data/{num}", f"data.cross_ratio={ratio:g}", f"seed={seed}",
-                 *extra_overrides]
+    overrides = [
+        "experiment=smoke",
+        f"paths.data_dir=/data/{num}",
+        f"data.cross_ratio={ratio:g}",
+        f"seed={seed}",
+        *extra_overrides,
+    ]
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    cfg = {"seed": seed, "data": {"cross_ratio": ratio, "languages": list(LANGS)},
-           "model": {"name": "tiny", "size": 153856}, "logger": {"_target_": "pytorch_lightning.loggers.CSVLogger"},
-           # a job dir from before benchmarks.json: the report reads its benchmark from this node (report/legacy.py)
-           "eval": {"benchmarks": {"xquad_r": {"_target_": "hybrid_retrieval.eval.benchmarks.lareqa.load_lareqa",
-                                               "name": "xquad_r"}}}}
+    cfg = {
+        "seed": seed,
+        "data": {"cross_ratio": ratio, "languages": list(LANGS)},
+        "model": {"name": "tiny", "size": 153856},
+        "logger": {"_target_": "pytorch_lightning.loggers.CSVLogger"},
+        # a job dir from before benchmarks.json: the report reads its benchmark from this node (report/legacy.py)
+        "eval": {
+            "benchmarks": {
+                "xquad_r": {"_target_": "hybrid_retrieval.eval.benchmarks.lareqa.load_lareqa", "name": "xquad_r"}
+            }
+        },
+    }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
     (job / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"sweep": {"dir": str(sweep)}}}))
     if status == "complete":
@@ -40,15 +61,26 @@ def make_job(sweep: Path, num: int, ratio: float, seed: int, metrics: dict | Non
         (job / "metrics.json").write_text(json.dumps(metrics))
         rng = np.random.default_rng(1000 * seed + num)
         rows = []
-        for setting, pairs in (("mono", [(x, x) for x in LANGS]),
-                               ("cross", [(x, y) for x in LANGS for y in LANGS if x != y]),
-                               ("multi", [(x, "multi") for x in LANGS])):
+        for setting, pairs in (
+            ("mono", [(x, x) for x in LANGS]),
+            ("cross", [(x, y) for x in LANGS for y in LANGS if x != y]),
+            ("multi", [(x, "multi") for x in LANGS]),
+        ):
             for x, y in pairs:
                 for q in range(N_QUESTIONS):
                     base = 0.3 + 0.4 * ((q * 7919) % 97) / 97  # the same question is equally hard everywhere
-                    rows.append({"benchmark": "xquad_r", "setting": setting, "query_lang": x, "corpus_lang": y,
-                                 "qid": f"q{q}", "map": min(1.0, base + shift + 0.01 * rng.standard_normal()),
-                                 "recall@10": 1.0, "rank_distance": 10.0 if setting == "multi" else np.nan})
+                    rows.append(
+                        {
+                            "benchmark": "xquad_r",
+                            "setting": setting,
+                            "query_lang": x,
+                            "corpus_lang": y,
+                            "qid": f"q{q}",
+                            "map": min(1.0, base + shift + 0.01 * rng.standard_normal()),
+                            "recall@10": 1.0,
+                            "rank_distance": 10.0 if setting == "multi" else np.nan,
+                        }
+                    )
         pd.DataFrame(rows).to_csv(job / "per_query_xquad_r.csv.gz", index=False)
     else:
         write_status(job, status, error_type="FloatingPointError", error_message="non-finite training loss (nan)")
@@ -56,9 +88,16 @@ def make_job(sweep: Path, num: int, ratio: float, seed: int, metrics: dict | Non
 
 
 def metrics_for(mono: float, cross: float) -> dict:
-    return {"xquad_r/mono/map": mono, "xquad_r/cross/map": cross, "xquad_r/multi/map": (mono + cross) / 2,
-            "xquad_r/multi/rank_distance": 10.0, "xquad_r/multi/recall@10": 0.9, "xquad_r/multi/recall@1": 0.5,
-            "xquad_r/mono/map/de": mono, "train/final_loss": 1.0}
+    return {
+        "xquad_r/mono/map": mono,
+        "xquad_r/cross/map": cross,
+        "xquad_r/multi/map": (mono + cross) / 2,
+        "xquad_r/multi/rank_distance": 10.0,
+        "xquad_r/multi/recall@10": 0.9,
+        "xquad_r/multi/recall@1": 0.5,
+        "xquad_r/mono/map/de": mono,
+        "train/final_loss": 1.0,
+    }
 
 
 @pytest.fixture
@@ -130,16 +169,28 @@ def test_single_seed_has_no_std(tmp_path):
 
 
 def test_headline_metrics_order_of_old_runs():
-    cols = ["xquad_r/multi/recall@10", "xquad_r/multi/recall@1", "xquad_r/mono/map", "xquad_r/multi/map",
-            "xquad_r/cross/map", "xquad_r/multi/rank_distance", "xquad_r/mono/map/de"]
-    assert headline_metrics(cols, "xquad_r") == ["xquad_r/mono/map", "xquad_r/cross/map", "xquad_r/multi/map",
-                                                 "xquad_r/multi/rank_distance", "xquad_r/multi/recall@1",
-                                                 "xquad_r/multi/recall@10"]
+    cols = [
+        "xquad_r/multi/recall@10",
+        "xquad_r/multi/recall@1",
+        "xquad_r/mono/map",
+        "xquad_r/multi/map",
+        "xquad_r/cross/map",
+        "xquad_r/multi/rank_distance",
+        "xquad_r/mono/map/de",
+    ]
+    assert headline_metrics(cols, "xquad_r") == [
+        "xquad_r/mono/map",
+        "xquad_r/cross/map",
+        "xquad_r/multi/map",
+        "xquad_r/multi/rank_distance",
+        "xquad_r/multi/recall@1",
+        "xquad_r/multi/recall@10",
+    ]
 
 
 def test_comparisons_each_ratio_against_both_ends_with_seed_aware_test(sweep):
-    from hybrid_retrieval.report.axes import find_axes
     from hybrid_retrieval.eval.per_query import load_per_query
+    from hybrid_retrieval.report.axes import find_axes
     from hybrid_retrieval.report.comparisons import comparison_table
     from hybrid_retrieval.report.headline import benchmark_specs
 
@@ -170,9 +221,13 @@ def test_build_report_writes_tables_plots_and_lists_the_failed_job(sweep, tmp_pa
     md = (out / "summary.md").read_text()
     assert "0.650 ± 0.071" in md  # mono mAP at ratio 0.5 over its two complete seeds
     assert "Jobs that did not complete" in md and "FloatingPointError" in md
-    for name in ("xquad_r_vs_data_cross_ratio", "xquad_r_multi_map_vs_data_cross_ratio",
-                 "xquad_r_multi_rank_distance_vs_data_cross_ratio", "xquad_r_multi_recall10_vs_data_cross_ratio",
-                 "xquad_r_language_pairs_map"):
+    for name in (
+        "xquad_r_vs_data_cross_ratio",
+        "xquad_r_multi_map_vs_data_cross_ratio",
+        "xquad_r_multi_rank_distance_vs_data_cross_ratio",
+        "xquad_r_multi_recall10_vs_data_cross_ratio",
+        "xquad_r_language_pairs_map",
+    ):
         assert report.plots[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.rglob(".*tmp-*"))  # atomic writes leave no temp files behind
     sig = pd.read_csv(out / "significance.csv")
@@ -187,8 +242,10 @@ def test_build_report_writes_tables_plots_and_lists_the_failed_job(sweep, tmp_pa
 
 def test_cli_heatmap_jobs_and_errors(sweep, tmp_path, capsys):
     out = tmp_path / "r"
-    assert report_main([str(sweep), "--out", str(out), "--heatmap-jobs", "0", "4", "--resamples", "200",
-                        "--wandb", "off"]) == 0
+    assert (
+        report_main([str(sweep), "--out", str(out), "--heatmap-jobs", "0", "4", "--resamples", "200", "--wandb", "off"])
+        == 0
+    )
     assert "7 jobs (6 complete, 1 failed)" in capsys.readouterr().out
     assert (out / "plots" / "xquad_r_language_pairs_map.png").is_file()
     assert report_main([str(sweep), "--out", str(out), "--heatmap-jobs", "99", "--wandb", "off"]) == 2
@@ -212,6 +269,13 @@ def test_one_seed_findings_never_call_a_model_comparison_a_recipe_finding(tmp_pa
 def test_job_level_metric_keys_are_not_taken_for_benchmarks():
     from hybrid_retrieval.report.headline import benchmark_names
 
-    columns = ["xquad_r/multi/map", "tydi/mono/ndcg@10/low_resource", "train/batch_share/cross",
-               "data/tydi/questions/sw", "mem/peak_rss_gib/train", "disk/job_mb", "time/eval_tydi_s"]
+    columns = [
+        "xquad_r/multi/map",
+        "tydi/mono/ndcg@10/low_resource",
+        "train/batch_share/cross",
+        "data/tydi/questions/sw",
+        "mem/peak_rss_gib/train",
+        "disk/job_mb",
+        "time/eval_tydi_s",
+    ]
     assert benchmark_names(columns) == ["tydi", "xquad_r"]

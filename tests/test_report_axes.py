@@ -1,5 +1,6 @@
 """The report on any swept axis: a backbone-size sweep, a recipe sweep, a declared low-resource headline,
 a zero-shot reference, one-seed wording, baselines from the command line, and the W&B report run."""
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,29 @@ from hybrid_retrieval.report.cli import main as report_main
 
 LANGS = ("en", "sw", "te")
 N_Q = 60
-TYDI = {"_target_": "hybrid_retrieval.eval.benchmarks.tydi.load_tydi", "name": "tydi",
-        "headline": ["mono/ndcg@10/low_resource", "mono/recall@10/low_resource", "mono/ndcg@10"],
-        "low_resource": ["sw", "te"]}
+TYDI = {
+    "_target_": "hybrid_retrieval.eval.benchmarks.tydi.load_tydi",
+    "name": "tydi",
+    "headline": ["mono/ndcg@10/low_resource", "mono/recall@10/low_resource", "mono/ndcg@10"],
+    "low_resource": ["sw", "te"],
+}
 
 
-def make_job(root: Path, num: int, overrides: list[str], cfg: dict, seed: int, shift: float,
-             benchmarks: dict | None = None) -> Path:
+def make_job(
+    root: Path, num: int, overrides: list[str], cfg: dict, seed: int, shift: float, benchmarks: dict | None = None
+) -> Path:
     """A job dir with a TyDi-like (non-parallel) benchmark that declares its headline and low-resource group."""
     job = root / str(num)
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"seed={seed}"]))
-    full = {"seed": seed, "trainer": {"max_steps": 24}, "model": {"name": "tiny", "size": 1000},
-            "data": {"cross_ratio": 0.5, "languages": list(LANGS)},
-            "eval": {"benchmarks": {"tydi": TYDI, "miracl": None} if benchmarks is None else benchmarks},
-            "logger": {"_target_": "pytorch_lightning.loggers.CSVLogger"}}
+    full = {
+        "seed": seed,
+        "trainer": {"max_steps": 24},
+        "model": {"name": "tiny", "size": 1000},
+        "data": {"cross_ratio": 0.5, "languages": list(LANGS)},
+        "eval": {"benchmarks": {"tydi": TYDI, "miracl": None} if benchmarks is None else benchmarks},
+        "logger": {"_target_": "pytorch_lightning.loggers.CSVLogger"},
+    }
     for k, v in cfg.items():
         full[k] = {**full[k], **v} if isinstance(v, dict) else v
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(full))
@@ -42,14 +51,27 @@ def make_job(root: Path, num: int, overrides: list[str], cfg: dict, seed: int, s
         for q in range(N_Q):
             base = 0.2 + 0.6 * ((q * 37) % 59) / 59
             value = float(np.clip(base + shift + seed_shift + 0.05 * rng.standard_normal(), 0, 1))
-            rows.append({"benchmark": "tydi", "setting": "mono", "query_lang": lang, "corpus_lang": lang,
-                         "qid": str(q), "ndcg@10": value, "recall@10": min(1.0, value + 0.1)})
+            rows.append(
+                {
+                    "benchmark": "tydi",
+                    "setting": "mono",
+                    "query_lang": lang,
+                    "corpus_lang": lang,
+                    "qid": str(q),
+                    "ndcg@10": value,
+                    "recall@10": min(1.0, value + 0.1),
+                }
+            )
     frame = pd.DataFrame(rows)
     frame.to_csv(job / "per_query_tydi.csv.gz", index=False)
     metrics = {"tydi/mono/ndcg@10": frame["ndcg@10"].mean(), "tydi/mono/recall@10": frame["recall@10"].mean()}
     low = frame[frame["query_lang"].isin(["sw", "te"])]
-    metrics.update({"tydi/mono/ndcg@10/low_resource": low["ndcg@10"].mean(),
-                    "tydi/mono/recall@10/low_resource": low["recall@10"].mean()})
+    metrics.update(
+        {
+            "tydi/mono/ndcg@10/low_resource": low["ndcg@10"].mean(),
+            "tydi/mono/recall@10/low_resource": low["recall@10"].mean(),
+        }
+    )
     (job / "metrics.json").write_text(json.dumps(metrics))
     return job
 
@@ -61,12 +83,19 @@ def backbone_sweep(tmp_path) -> Path:
     root, num = tmp_path / "backbone", 0
     for model, size, shift in (("tiny_large", 5000, 0.1), ("tiny_small", 1000, 0.0)):
         for seed in (1, 2, 3):
-            make_job(root, num, ["experiment=smoke", f"model={model}"], {"model": {"name": model, "size": size}},
-                     seed, shift)
+            make_job(
+                root, num, ["experiment=smoke", f"model={model}"], {"model": {"name": model, "size": size}}, seed, shift
+            )
             num += 1
     for model, size, shift in (("tiny_small", 1000, -0.1), ("tiny_large", 5000, 0.3)):
-        make_job(root / "reference", num, [f"model={model}", "trainer.max_steps=0", "save_encoder=false"],
-                 {"model": {"name": model, "size": size}, "trainer": {"max_steps": 0}}, 42, shift)
+        make_job(
+            root / "reference",
+            num,
+            [f"model={model}", "trainer.max_steps=0", "save_encoder=false"],
+            {"model": {"name": model, "size": size}, "trainer": {"max_steps": 0}},
+            42,
+            shift,
+        )
         num += 1
     return root
 
@@ -103,8 +132,13 @@ def test_backbone_size_sweep_gets_tables_plots_tests_and_a_zero_shot_reference(b
 def test_size_axis_uses_the_measured_parameter_count_of_the_backbone_card():
     from hybrid_retrieval.report.axes import parameter_counts
 
-    trained = pd.DataFrame({"_override_map": [{"model": "me5_small"}, {"model": "me5_base"}, {"model": "x"}],
-                            "model_size": [117e6, 278e6, 0.0], "backbone/parameters": [118e6, np.nan, 5e6]})
+    trained = pd.DataFrame(
+        {
+            "_override_map": [{"model": "me5_small"}, {"model": "me5_base"}, {"model": "x"}],
+            "model_size": [117e6, 278e6, 0.0],
+            "backbone/parameters": [118e6, np.nan, 5e6],
+        }
+    )
     assert parameter_counts(trained) == {"me5_small": 118e6, "me5_base": 278e6, "x": 5e6}
 
 
@@ -121,14 +155,17 @@ def recipe_sweep(tmp_path) -> Path:
 
 def test_recipe_sweep_groups_by_every_axis_and_says_one_seed_compares_models(recipe_sweep, tmp_path):
     report = build_report([recipe_sweep], tmp_path / "r")
-    assert [(a.key, a.baselines) for a in report.axes] == [("data/recipe", ("hybrid",)),
-                                                           ("data.code_switch.rate", ("0.1", "0.3"))]
+    assert [(a.key, a.baselines) for a in report.axes] == [
+        ("data/recipe", ("hybrid",)),
+        ("data.code_switch.rate", ("0.1", "0.3")),
+    ]
     sig = report.significance
     recipe = sig[sig["axis"] == "data/recipe"]
     assert set(recipe["group"]) == {"data.code_switch.rate=0.1", "data.code_switch.rate=0.3"}
     assert set(recipe["value"]) == {"multilingual", "codeswitch"} and (recipe["kind"] == "models").all()
     assert set(sig[sig["axis"] == "data.code_switch.rate"]["group"]) == {
-        f"data/recipe={r}" for r in ("hybrid", "multilingual", "codeswitch")}
+        f"data/recipe={r}" for r in ("hybrid", "multilingual", "codeswitch")
+    }
     md = (tmp_path / "r" / "summary.md").read_text()
     assert "compares two trained models, not two recipes" in md and "Add 2 more seeds" in md
     assert {"tydi_vs_data_recipe", "tydi_vs_data_code_switch_rate"} <= set(report.plots)
@@ -136,8 +173,10 @@ def test_recipe_sweep_groups_by_every_axis_and_says_one_seed_compares_models(rec
 
 def test_cli_baseline_choice_and_bad_baseline(recipe_sweep, tmp_path, capsys):
     out = tmp_path / "r"
-    assert report_main([str(recipe_sweep), "--out", str(out), "--baseline", "data/recipe=multilingual",
-                        "--wandb", "off"]) == 0
+    assert (
+        report_main([str(recipe_sweep), "--out", str(out), "--baseline", "data/recipe=multilingual", "--wandb", "off"])
+        == 0
+    )
     sig = pd.read_csv(out / "significance.csv", dtype=str)
     assert set(sig.loc[sig["axis"] == "data/recipe", "baseline"]) == {"multilingual"}
     assert report_main([str(recipe_sweep), "--out", str(out), "--baseline", "data/recipe=nope", "--wandb", "off"]) == 2

@@ -1,12 +1,12 @@
 """The seed-aware tests: calibration on synthetic per-question scores, and their exact arithmetic."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from hybrid_retrieval.report.stat_tests import (compare, model_t_test, pooled_seed_variance, recipe_t_test,
-                                                 seeds_needed)
+from hybrid_retrieval.report.stat_tests import compare, model_t_test, pooled_seed_variance, recipe_t_test, seeds_needed
 
 REPS, SEEDS, QUESTIONS, LANGS = 100, 3, 1000, 4
 SEED_SHIFT_SD, QUERY_NOISE_SD = 0.01, 0.15  # roughly the measured mAP seed sd; per-query seed noise
@@ -22,7 +22,7 @@ def synthetic_sweep(effect_in_seed_sds: float, rng) -> tuple[np.ndarray, float]:
     hardness = rng.uniform(0.2, 0.8, (REPS, 1, 1, QUESTIONS, 1)) + rng.normal(0, 0.05, (REPS, 1, 1, QUESTIONS, LANGS))
     shift = rng.normal(0, SEED_SHIFT_SD, (REPS, 3, SEEDS, 1, 1))
     noise = rng.normal(0, QUERY_NOISE_SD, (REPS, 3, SEEDS, QUESTIONS, LANGS))
-    seed_sd = np.sqrt(SEED_SHIFT_SD ** 2 + QUERY_NOISE_SD ** 2 / (QUESTIONS * LANGS))
+    seed_sd = np.sqrt(SEED_SHIFT_SD**2 + QUERY_NOISE_SD**2 / (QUESTIONS * LANGS))
     scores = (hardness + shift + noise).astype(np.float32)
     scores[:, 2] += effect_in_seed_sds * seed_sd
     return scores.mean(-1, dtype=np.float64), seed_sd  # a cluster: one question in all its languages

@@ -1,4 +1,5 @@
 """The zero-shot reference callback: one evaluation-only job per backbone, cached, copied into the sweep."""
+
 from __future__ import annotations
 
 import json
@@ -15,17 +16,27 @@ from hybrid_retrieval.report import zeroshot
 def _job(root: Path, num: int, model: str, ratio: str, seed: int) -> None:
     job = root / str(num)
     (job / ".hydra").mkdir(parents=True)
-    overrides = ["experiment=smoke", f"model={model}", f"data.cross_ratio={ratio}", f"seed={seed}",
-                 "+reference=zeroshot"]
+    overrides = [
+        "experiment=smoke",
+        f"model={model}",
+        f"data.cross_ratio={ratio}",
+        f"seed={seed}",
+        "+reference=zeroshot",
+    ]
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
-    cfg = {"seed": seed, "trainer": {"max_steps": 24}, "data": {"cross_ratio": float(ratio)},
-           "model": {"name": model, "backbone": f"/models/{model}", "pooling": "mean", "lr": 1e-3 * seed},
-           "eval": {"languages": ["de", "en"], "benchmarks": {"xquad_r": {"name": "xquad_r"}}}}
+    cfg = {
+        "seed": seed,
+        "trainer": {"max_steps": 24},
+        "data": {"cross_ratio": float(ratio)},
+        "model": {"name": model, "backbone": f"/models/{model}", "pooling": "mean", "lr": 1e-3 * seed},
+        "eval": {"languages": ["de", "en"], "benchmarks": {"xquad_r": {"name": "xquad_r"}}},
+    }
     (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
 def _fake_evaluation(calls: list):
     """Stands in for `python run.py ... trainer.max_steps=0`: writes what a finished job writes."""
+
     def run(cmd, cwd):
         calls.append(cmd)
         job = Path(next(c for c in cmd if c.startswith("hydra.run.dir=")).split("=", 1)[1])
@@ -37,6 +48,7 @@ def _fake_evaluation(calls: list):
         (job / "per_query_xquad_r.csv.gz").write_bytes(b"")
         write_status(job, "complete")
         return SimpleNamespace(returncode=0)
+
     return run
 
 

@@ -1,5 +1,6 @@
 """Faults: a killed job resumes from its last checkpoint and ends with the numbers of an uninterrupted run;
 a NaN or infinite loss stops the job and keeps the last good checkpoint."""
+
 from __future__ import annotations
 
 import json
@@ -13,25 +14,33 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-
 from conftest import compose_config, smoke_overrides, without_timing
 from fault_injection import HOLD_ENV
+
 from hybrid_retrieval.job import train
 from hybrid_retrieval.job.run_job import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
 # epochs of 4 batches, a checkpoint every 2 steps: resumes from mid-epoch and from an epoch's last batch
 STEPS, EVERY = 8, 2
-SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "eval.benchmarks.xquad_r.settings=[mono]",
-         "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10,ndcg@10]"]
+SMALL = [
+    "data.batch_size=4",
+    "data.num_batches=4",
+    "save_encoder=false",
+    "eval.benchmarks.xquad_r.settings=[mono]",
+    "eval.benchmarks.xquad_r.metrics=[map,recall@1,recall@10,ndcg@10]",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def job(data_root, out_dir, *extra: str):
-    return compose_config(smoke_overrides(data_root, out_dir) + SMALL + [
-        f"trainer.max_steps={STEPS}", f"checkpoint.every_n_steps={EVERY}", *extra])
+    return compose_config(
+        smoke_overrides(data_root, out_dir)
+        + SMALL
+        + [f"trainer.max_steps={STEPS}", f"checkpoint.every_n_steps={EVERY}", *extra]
+    )
 
 
 class Crash(Exception):
@@ -103,6 +112,7 @@ def test_rerun_of_a_finished_job_trains_no_more_and_gives_the_same_numbers(data_
 
 # --- non-finite loss -------------------------------------------------------------------------
 
+
 def assert_good_checkpoint(out_dir: Path, step: int) -> None:
     state = torch.load(out_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert state["global_step"] == step
@@ -125,7 +135,9 @@ def test_weights_spoiled_by_a_nan_gradient_never_overwrite_the_last_good_checkpo
     cfg = job(data_root, tmp_path, "model.loss._target_=fault_injection.NaNGradientAt", "+model.loss.at=4")
     with pytest.raises(FloatingPointError) as err:
         run_job(cfg)
-    assert "non-finite weights in" in str(err.value) and "after step 4; the checkpoint of that step was not written" in str(err.value)
+    assert "non-finite weights in" in str(
+        err.value
+    ) and "after step 4; the checkpoint of that step was not written" in str(err.value)
     assert_good_checkpoint(tmp_path, 2)
 
 
@@ -135,9 +147,17 @@ CLI_STEPS = 8
 
 
 def cli_args(data_root: Path, run_dir: Path) -> list[str]:
-    return [sys.executable, "run.py", "experiment=smoke", f"paths.data_dir={data_root}", f"hydra.run.dir={run_dir}",
-            f"trainer.max_steps={CLI_STEPS}", f"checkpoint.every_n_steps={EVERY}", "model.loss._target_=fault_injection.HoldAt",
-            *SMALL]
+    return [
+        sys.executable,
+        "run.py",
+        "experiment=smoke",
+        f"paths.data_dir={data_root}",
+        f"hydra.run.dir={run_dir}",
+        f"trainer.max_steps={CLI_STEPS}",
+        f"checkpoint.every_n_steps={EVERY}",
+        "model.loss._target_=fault_injection.HoldAt",
+        *SMALL,
+    ]
 
 
 def cli_env(**extra: str) -> dict[str, str]:

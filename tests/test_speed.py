@@ -1,4 +1,5 @@
 """model.speed: one typed config node and one entry point (Speed) hold the speed levers; every model key is declared."""
+
 from __future__ import annotations
 
 import inspect
@@ -31,8 +32,11 @@ def test_unknown_lever_names_the_key():
 def test_levers_reach_the_model_from_the_command_line(data_root, tmp_path):
     import hydra
 
-    overrides = ["model.speed.fast_dropout=true", "model.speed.unpad_chunk_overhead=5",
-                 "model.speed.sparse_embeddings=false"]
+    overrides = [
+        "model.speed.fast_dropout=true",
+        "model.speed.unpad_chunk_overhead=5",
+        "model.speed.sparse_embeddings=false",
+    ]
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + overrides)
     speed = hydra.utils.instantiate(cfg.model).speed
     assert (speed.fast_dropout, speed.unpad_chunk_overhead, speed.sparse_embeddings) == (True, 5, False)

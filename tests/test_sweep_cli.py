@@ -1,4 +1,5 @@
 """Ready sweeps compose and expand as documented; a real CLI sweep with offline W&B feeds the report."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_helpers import FAST, ROOT, job_dirs, run_cli
 from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from wandb_offline import offline_runs
 
 import hybrid_retrieval.config.resolvers  # noqa: F401
-from cli_helpers import FAST, ROOT, job_dirs, run_cli
 from hybrid_retrieval.config.validate import validate
-from wandb_offline import offline_runs
 
 SWEEPS = {"cross_ratio": 5, "seeds": 3, "cross_ratio_x_seeds": 15, "backbone_size": 3, "language_set": 2}
 
@@ -67,7 +68,11 @@ def test_sweep_axes_take_the_documented_values():
     small, full = (list(compose_job(j).data.languages) for j in expand(["+sweeps=language_set"]))
     assert set(small) < set(full) and {"hi", "vi"} <= set(full) - set(small)
     crossed = {tuple(sorted(j)) for j in expand(["+sweeps=cross_ratio_x_seeds"])}
-    assert len(crossed) == 15 and {o for j in crossed for o in j if o.startswith("seed=")} == {"seed=1", "seed=2", "seed=3"}
+    assert len(crossed) == 15 and {o for j in crossed for o in j if o.startswith("seed=")} == {
+        "seed=1",
+        "seed=2",
+        "seed=3",
+    }
 
 
 def test_sweeps_combine_and_command_line_wins():
@@ -78,8 +83,18 @@ def test_sweeps_combine_and_command_line_wins():
 @pytest.mark.slow
 def test_wandb_offline_sweep_then_report(data_root, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = run_cli(["-m", "experiment=smoke", "data.cross_ratio=0,0.5,1", f"paths.data_dir={data_root}",
-                    f"hydra.sweep.dir={sweep}", "logger=wandb", *FAST], WANDB_MODE="offline")
+    proc = run_cli(
+        [
+            "-m",
+            "experiment=smoke",
+            "data.cross_ratio=0,0.5,1",
+            f"paths.data_dir={data_root}",
+            f"hydra.sweep.dir={sweep}",
+            "logger=wandb",
+            *FAST,
+        ],
+        WANDB_MODE="offline",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "wandb sync" in proc.stderr + proc.stdout
     jobs = job_dirs(sweep)
@@ -100,13 +115,18 @@ def test_wandb_offline_sweep_then_report(data_root, tmp_path):
     summary = pd.read_csv(out / "summary.csv")
     assert len(summary) == 3 and set(summary["status"]) == {"complete"}
     assert list(summary["cross_ratio"]) == [0.0, 0.5, 1.0]
-    for plot in ("xquad_r_vs_data_cross_ratio", "xquad_r_multi_map_vs_data_cross_ratio", "xquad_r_language_pairs_map",
-                 "tydi_mono_ndcg10_low_resource_vs_data_cross_ratio"):
+    for plot in (
+        "xquad_r_vs_data_cross_ratio",
+        "xquad_r_multi_map_vs_data_cross_ratio",
+        "xquad_r_language_pairs_map",
+        "tydi_mono_ndcg10_low_resource_vs_data_cross_ratio",
+    ):
         assert (out / "plots" / f"{plot}.png").stat().st_size > 10_000
     sig = pd.read_csv(out / "significance.csv")
     hybrid = sig[sig["config"] == "data.cross_ratio=0.5"]  # the middle ratio against both ends, every headline metric
-    assert set(hybrid["baseline_config"]) == {"data.cross_ratio=0.0", "data.cross_ratio=1.0"} or \
-        set(hybrid["baseline_config"]) == {"data.cross_ratio=0", "data.cross_ratio=1"}
+    assert set(hybrid["baseline_config"]) == {"data.cross_ratio=0.0", "data.cross_ratio=1.0"} or set(
+        hybrid["baseline_config"]
+    ) == {"data.cross_ratio=0", "data.cross_ratio=1"}
     assert {("xquad_r", "multi/map"), ("tydi", "mono/ndcg@10/low_resource")} <= set(zip(sig.benchmark, sig.metric))
     (report_run,) = offline_runs(out / "wandb")
     assert report_run.job_type == "report" and report_run.group == str(sweep)

@@ -1,14 +1,14 @@
 """A benchmark describes itself once: a toy added in tests only (its reader, tests/toy_benchmark.py, and its
 config node, tests/conf/eval/benchmarks/toy.yaml) reaches the job's headline line, ``optimized_metric``
 and the sweep report through the job's benchmarks.json, with no module of hybrid_retrieval naming it."""
+
 from __future__ import annotations
 
 import json
 import logging
 
-from omegaconf import OmegaConf
-
 from conftest import ROOT, compose_config, smoke_overrides
+from omegaconf import OmegaConf
 
 
 def test_toy_benchmark_reaches_headline_optimized_metric_and_report(data_root, tmp_path, monkeypatch, caplog):
@@ -20,24 +20,40 @@ def test_toy_benchmark_reaches_headline_optimized_metric_and_report(data_root, t
 
     monkeypatch.syspath_prepend(str(ROOT / "tests"))
     job = tmp_path / "multirun" / "0"
-    cfg = compose_config(smoke_overrides(data_root, job) + [
-        f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]", "eval=xquad_r", "eval/benchmarks=[toy]",
-        "trainer.max_steps=2", "save_encoder=false"])
+    cfg = compose_config(
+        smoke_overrides(data_root, job)
+        + [
+            f"hydra.searchpath=[file://{ROOT / 'tests' / 'conf'}]",
+            "eval=xquad_r",
+            "eval/benchmarks=[toy]",
+            "trainer.max_steps=2",
+            "save_encoder=false",
+        ]
+    )
     with caplog.at_level(logging.INFO):
         metrics = run_job(cfg)
 
     declared = json.loads((job / "benchmarks.json").read_text())
     assert declared["toy"].pop("precision") == cfg.trainer.precision  # resolved by the job (auto: the device's)
-    assert declared == {"toy": {"settings": ["mono"], "metrics": ["mrr@10", "recall@1", "recall@5"], "depth": 10,
-                                "groups": {"low_resource": ["es"]}, "headline": ["mono/mrr@10",
-                                                                                 "mono/recall@1/low_resource"],
-                                "lower_is_better": ["rank_distance"], "parallel": True}}
+    assert declared == {
+        "toy": {
+            "settings": ["mono"],
+            "metrics": ["mrr@10", "recall@1", "recall@5"],
+            "depth": 10,
+            "groups": {"low_resource": ["es"]},
+            "headline": ["mono/mrr@10", "mono/recall@1/low_resource"],
+            "lower_is_better": ["rank_distance"],
+            "parallel": True,
+        }
+    }
     # the headline comes from the reader (the config node has none), so only the declaration knows it
     assert "headline" not in cfg.eval.benchmarks.toy
     assert optimized_metric(cfg) == "toy/mono/mrr@10" and optimized_metric(cfg) in metrics
     line = [r.getMessage() for r in caplog.records][-1]
-    assert line.startswith(f"headline: toy/mono/mrr@10={metrics['toy/mono/mrr@10']:.4f} "
-                           f"toy/mono/recall@1/low_resource={metrics['toy/mono/recall@1/low_resource']:.4f} ")
+    assert line.startswith(
+        f"headline: toy/mono/mrr@10={metrics['toy/mono/mrr@10']:.4f} "
+        f"toy/mono/recall@1/low_resource={metrics['toy/mono/recall@1/low_resource']:.4f} "
+    )
 
     (job / ".hydra").mkdir()  # what Hydra leaves beside the job's own files
     OmegaConf.save(cfg, job / ".hydra" / "config.yaml")

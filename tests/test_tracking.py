@@ -1,12 +1,13 @@
 """W&B tracking: mode choice, offline fallback, one finished run per job, summary and per-pair table."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from omegaconf import OmegaConf
+from wandb_offline import offline_runs
 
 from hybrid_retrieval.job import tracking
-from wandb_offline import offline_runs
 
 
 @pytest.fixture
@@ -35,10 +36,16 @@ def test_bad_mode_names_the_key():
 
 
 def _per_query(out_dir):
-    frame = pd.DataFrame({
-        "benchmark": "xquad_r", "setting": ["mono", "mono", "cross", "cross"],
-        "query_lang": ["de", "en", "de", "en"], "corpus_lang": ["de", "en", "en", "de"],
-        "qid": ["q1", "q1", "q1", "q1"], "map": [1.0, 0.5, 0.25, 0.0]})
+    frame = pd.DataFrame(
+        {
+            "benchmark": "xquad_r",
+            "setting": ["mono", "mono", "cross", "cross"],
+            "query_lang": ["de", "en", "de", "en"],
+            "corpus_lang": ["de", "en", "en", "de"],
+            "qid": ["q1", "q1", "q1", "q1"],
+            "map": [1.0, 0.5, 0.25, 0.0],
+        }
+    )
     frame.to_csv(out_dir / "per_query_xquad_r.csv.gz", index=False)
 
 

@@ -1,13 +1,14 @@
 """One job composed in-process: outputs, metric keys, run files, and bad inputs that must fail before training."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import compose_config, smoke_overrides
-from hybrid_retrieval.job.run_job import run_job
+
 from hybrid_retrieval.config.validate import ConfigError
+from hybrid_retrieval.job.run_job import run_job
 
 
 def test_job_writes_metrics_and_runs(data_root, tmp_path):
@@ -15,8 +16,16 @@ def test_job_writes_metrics_and_runs(data_root, tmp_path):
     metrics = run_job(cfg)
     on_disk = json.loads((tmp_path / "metrics.json").read_text())
     assert on_disk == pytest.approx(metrics, nan_ok=True)
-    for key in ["xquad_r/mono/map", "xquad_r/cross/map", "xquad_r/multi/map", "xquad_r/multi/rank_distance",
-                "xquad_r/multi/recall@10", "xquad_r/cross/recall@10/en", "train/cross_batch_fraction", "train/pairs_per_s"]:
+    for key in [
+        "xquad_r/mono/map",
+        "xquad_r/cross/map",
+        "xquad_r/multi/map",
+        "xquad_r/multi/rank_distance",
+        "xquad_r/multi/recall@10",
+        "xquad_r/cross/recall@10/en",
+        "train/cross_batch_fraction",
+        "train/pairs_per_s",
+    ]:
         assert key in metrics, key
     assert metrics["train/cross_batch_fraction"] == pytest.approx(0.5)
     for setting in ("mono", "cross", "multi"):
@@ -27,18 +36,23 @@ def test_job_writes_metrics_and_runs(data_root, tmp_path):
         lang_pair, _, question = qid.partition(":")
         q_lang, c_lang = lang_pair.split("-")
         assert q_lang in ("de", "en", "es") and question
-        assert (c_lang == q_lang) if setting == "mono" else (c_lang == "multi" if setting == "multi" else c_lang != q_lang)
+        assert (
+            (c_lang == q_lang) if setting == "mono" else (c_lang == "multi" if setting == "multi" else c_lang != q_lang)
+        )
     assert (tmp_path / "per_query_xquad_r.csv.gz").is_file()
 
 
-@pytest.mark.parametrize("override, key", [
-    ("data.cross_ratio=1.5", "data.cross_ratio"),
-    ("data.cross_ratio=-0.1", "data.cross_ratio"),
-    ("data.languages=[en,xx]", "data.languages"),
-    ("eval.benchmarks.xquad_r.languages=[en,klingon]", "eval.benchmarks.xquad_r.languages"),
-    ("data.languages=[en]", "data.cross_ratio"),
-    ("data.batch_size=1", "data.batch_size"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("data.cross_ratio=1.5", "data.cross_ratio"),
+        ("data.cross_ratio=-0.1", "data.cross_ratio"),
+        ("data.languages=[en,xx]", "data.languages"),
+        ("eval.benchmarks.xquad_r.languages=[en,klingon]", "eval.benchmarks.xquad_r.languages"),
+        ("data.languages=[en]", "data.cross_ratio"),
+        ("data.batch_size=1", "data.batch_size"),
+    ],
+)
 def test_bad_config_fails_naming_the_key(data_root, tmp_path, override, key):
     cfg = compose_config(smoke_overrides(data_root, tmp_path) + ["data.cross_ratio=0.5", override])
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

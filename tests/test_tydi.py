@@ -1,4 +1,5 @@
 """TyDi GoldP as a retrieval benchmark, the language-bias measures, and metrics reproduced from run files."""
+
 from __future__ import annotations
 
 import json
@@ -7,37 +8,56 @@ import numpy as np
 import pandas as pd
 import pytest
 import pytrec_eval
+from conftest import GOLDP
 
-from conftest import GOLDP, write_goldp
 from hybrid_retrieval.data.formats.tydi import TydiFormatError, read_goldp
-from hybrid_retrieval.eval.benchmarks.lareqa import load_lareqa
 from hybrid_retrieval.data.sentences import split_sentences
+from hybrid_retrieval.eval.benchmarks.lareqa import load_lareqa
 from hybrid_retrieval.eval.benchmarks.tydi import candidates, load_tydi
 from hybrid_retrieval.eval.bias import lang_pref, query_lang_share
 from hybrid_retrieval.eval.runfiles import read_qrels, read_run
 
-TREC = {"ndcg@10": "ndcg_cut_10", "recall@1": "recall_1", "recall@10": "recall_10", "recall@100": "recall_100",
-        "map": "map"}
+TREC = {
+    "ndcg@10": "ndcg_cut_10",
+    "recall@1": "recall_1",
+    "recall@10": "recall_10",
+    "recall@100": "recall_100",
+    "map": "map",
+}
 
 
 @pytest.fixture(scope="module")
 def encoder():
     from transformers import AutoModel, AutoTokenizer
 
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
     from hybrid_retrieval.eval.encode import TextEncoder
     from hybrid_retrieval.model.pooling import mean_pool
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
 
     path = build_tiny_bert()
-    return TextEncoder(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path), mean_pool,
-                       batch_size=64, show_progress=False)
+    return TextEncoder(
+        AutoModel.from_pretrained(path),
+        AutoTokenizer.from_pretrained(path),
+        mean_pool,
+        batch_size=64,
+        show_progress=False,
+    )
 
 
 def test_official_single_file_and_per_language_files_give_the_same_records(data_root, tmp_path):
-    per_lang = {x: read_goldp(data_root / "tydiqa-goldp" / "dev" / f"{name}_tydiqa_dev.json")[x]
-                for x, (name, _) in GOLDP.items()}
-    merged = {"data": [a for name, _ in GOLDP.values() for a in json.loads(
-        (data_root / "tydiqa-goldp" / "dev" / f"{name}_tydiqa_dev.json").read_text(encoding="utf-8"))["data"]]}
+    per_lang = {
+        x: read_goldp(data_root / "tydiqa-goldp" / "dev" / f"{name}_tydiqa_dev.json")[x]
+        for x, (name, _) in GOLDP.items()
+    }
+    merged = {
+        "data": [
+            a
+            for name, _ in GOLDP.values()
+            for a in json.loads(
+                (data_root / "tydiqa-goldp" / "dev" / f"{name}_tydiqa_dev.json").read_text(encoding="utf-8")
+            )["data"]
+        ]
+    }
     official = tmp_path / "tydiqa-goldp-v1.1-dev.json"
     official.write_text(json.dumps(merged, ensure_ascii=False), encoding="utf-8")
     assert read_goldp(official) == per_lang
@@ -46,22 +66,61 @@ def test_official_single_file_and_per_language_files_give_the_same_records(data_
 
 def test_reader_errors_name_file_and_record(tmp_path):
     bad = tmp_path / "x.json"
-    bad.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
-        {"id": "swahili-1", "question": "q?", "answers": [{"answer_start": 9, "text": "z"}]}]}]}]}), encoding="utf-8")
+    bad.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": "abc",
+                                "qas": [
+                                    {"id": "swahili-1", "question": "q?", "answers": [{"answer_start": 9, "text": "z"}]}
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(TydiFormatError, match=r"x\.json: data\[0\]\.paragraphs\[0\]\.qas\[0\]: answer_start=9"):
         read_goldp(bad)
-    bad.write_text(json.dumps({"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
-        {"id": "klingon-1", "question": "q?", "answers": [{"answer_start": 0, "text": "a"}]}]}]}]}), encoding="utf-8")
+    bad.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [
+                            {
+                                "context": "abc",
+                                "qas": [
+                                    {"id": "klingon-1", "question": "q?", "answers": [{"answer_start": 0, "text": "a"}]}
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(TydiFormatError, match="does not start with a GoldP language name"):
         read_goldp(bad)
 
 
-@pytest.mark.parametrize("lang, text, expected", [
-    ("bn", "আমি ভাত খাই। তুমি কি খাও? সে জানে।", ["আমি ভাত খাই।", "তুমি কি খাও?", "সে জানে।"]),
-    ("ar", "ذهبت إلى المدرسة. هل أنت هنا؟ نعم.", ["ذهبت إلى المدرسة.", "هل أنت هنا؟", "نعم."]),
-    ("ko", "나는 간다. 너는 온다? 그래!", ["나는 간다.", "너는 온다?", "그래!"]),
-    ("te", "నేను వచ్చాను. అతను వెళ్ళాడు.", ["నేను వచ్చాను.", "అతను వెళ్ళాడు."]),
-])
+@pytest.mark.parametrize(
+    "lang, text, expected",
+    [
+        ("bn", "আমি ভাত খাই। তুমি কি খাও? সে জানে।", ["আমি ভাত খাই।", "তুমি কি খাও?", "সে জানে।"]),
+        ("ar", "ذهبت إلى المدرسة. هل أنت هنا؟ نعم.", ["ذهبت إلى المدرسة.", "هل أنت هنا؟", "نعم."]),
+        ("ko", "나는 간다. 너는 온다? 그래!", ["나는 간다.", "너는 온다?", "그래!"]),
+        ("te", "నేను వచ్చాను. అతను వెళ్ళాడు.", ["నేను వచ్చాను.", "అతను వెళ్ళాడు."]),
+    ],
+)
 def test_sentence_splitter_handles_the_scripts_and_keeps_offsets(lang, text, expected):
     spans = split_sentences(text, lang)
     assert [s for _, _, s in spans] == expected
@@ -76,8 +135,10 @@ def test_candidates_relevance_and_skipped_questions(data_root):
     assert len(sentences.candidates.ids) == 36  # 12 passages x 3 danda-terminated sentences
     for r in recs:  # the relevant sentence holds the answer's first character
         text = sentences.candidates.texts[sentences.candidates.ids.index(sentences.relevant[r.qid])]
-        assert r.context[r.answer_start:r.answer_start + 2] == text[:2]
-    moved = [type(r)(r.qid, r.lang, r.question, r.title, r.context, r.answer, r.context.index("।") + 1) for r in recs[:1]]
+        assert r.context[r.answer_start : r.answer_start + 2] == text[:2]
+    moved = [
+        type(r)(r.qid, r.lang, r.question, r.title, r.context, r.answer, r.context.index("।") + 1) for r in recs[:1]
+    ]
     assert candidates(moved, "sentence").skipped == 1  # answer starts on the space between two sentences
 
 
@@ -94,14 +155,19 @@ def _check_against_trec_eval(found: dict, per_query: pd.DataFrame, runs, name: s
         run, qrels = read_run(runs / name / f"{setting}.trec"), read_qrels(runs / name / f"{setting}.qrels")
         trec = pytrec_eval.RelevanceEvaluator(qrels, {TREC[m] for m in metrics if m in TREC}).evaluate(run)
         rr = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(
-            {q: {d: s for d, s in docs.items() if d in _top10(run[q])} for q, docs in run.items()})
+            {q: {d: s for d, s in docs.items() if d in _top10(run[q])} for q, docs in run.items()}
+        )
         rows = per_query[per_query.setting == setting]
         pair_means = {}
         for (x, y), grp in rows.groupby(["query_lang", "corpus_lang"]):
             for m in metrics:
                 ours = grp[m].to_numpy()
-                theirs = np.array([(rr if m == "mrr@10" else trec)[f"{x}-{y}:{q}"][
-                    "recip_rank" if m == "mrr@10" else TREC[m]] for q in grp.qid])
+                theirs = np.array(
+                    [
+                        (rr if m == "mrr@10" else trec)[f"{x}-{y}:{q}"]["recip_rank" if m == "mrr@10" else TREC[m]]
+                        for q in grp.qid
+                    ]
+                )
                 np.testing.assert_allclose(ours, theirs, atol=1e-6, err_msg=f"{name} {setting} {m} {x}-{y}")
                 pair_means.setdefault(m, []).append(theirs.mean())
         for m in metrics:
@@ -116,8 +182,15 @@ def _top10(docs: dict) -> set:
 @pytest.mark.parametrize("granularity", ["sentence", "passage"])
 def test_tydi_metrics_equal_trec_eval_on_the_run_files(data_root, encoder, tmp_path, granularity):
     metrics = ["ndcg@10", "recall@1", "recall@10", "recall@100", "mrr@10", "map"]
-    bench = load_tydi(languages=["sw", "te", "bn", "en"], granularity=granularity, root=data_root,
-                      settings=["mono", "multi"], metrics=metrics, depth=100, low_resource=["sw", "te", "bn"])
+    bench = load_tydi(
+        languages=["sw", "te", "bn", "en"],
+        granularity=granularity,
+        root=data_root,
+        settings=["mono", "multi"],
+        metrics=metrics,
+        depth=100,
+        low_resource=["sw", "te", "bn"],
+    )
     found, per_query = bench.evaluate(encoder, runs_dir=tmp_path)
     _check_against_trec_eval(found, per_query, tmp_path, "tydi", ["mono", "multi"], metrics)
     for m in metrics:
@@ -139,6 +212,7 @@ def test_xquad_metrics_equal_trec_eval_on_the_run_files(data_root, encoder, tmp_
 
 def test_two_benchmarks_with_their_own_depths_and_metrics_in_one_job(data_root, tmp_path):
     from conftest import compose_config, smoke_overrides
+
     from hybrid_retrieval.job.evaluate import optimized_metric
     from hybrid_retrieval.job.run_job import run_job
 

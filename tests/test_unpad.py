@@ -1,6 +1,7 @@
 """model.speed.unpad (default): length-sorted chunks without the batch's padding compute the padded step's
 embeddings, loss and gradients up to rounding (dropout off); with dropout on, each chunk draws its own masks
 at the backbone's rates (tested statistically)."""
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def make_pair(**kwargs) -> tuple[DualEncoder, DualEncoder]:
     return padded, unpadded
 
 
-def step(model: DualEncoder, seed: int, autocast: bool = False,
-         texts: list[str] = TEXTS) -> tuple[torch.Tensor, dict[str, torch.Tensor], float]:
+def step(
+    model: DualEncoder, seed: int, autocast: bool = False, texts: list[str] = TEXTS
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], float]:
     """Embeddings of ``texts`` as queries, the gradient of an in-batch loss and the loss, in training mode."""
     enc = model.tokenizer(texts, padding=True, return_tensors="pt")
     model.train()
@@ -57,8 +59,11 @@ def step(model: DualEncoder, seed: int, autocast: bool = False,
         p = model.embed(enc["input_ids"], enc["attention_mask"])
         loss = model.loss_fn(q, p, None)
     loss.backward()
-    grads = {n: (w.grad.to_dense() if w.grad.is_sparse else w.grad).clone()
-             for n, w in model.named_parameters() if w.grad is not None}
+    grads = {
+        n: (w.grad.to_dense() if w.grad.is_sparse else w.grad).clone()
+        for n, w in model.named_parameters()
+        if w.grad is not None
+    }
     return torch.cat([q, p]).detach(), grads, loss.item()
 
 
@@ -175,7 +180,8 @@ def test_chunks_are_really_unpadded(monkeypatch):
     _, unpadded = make_pair()
     widths: list[tuple[int, int]] = []
     unpadded.encoder.register_forward_pre_hook(
-        lambda _m, _a, kw: widths.append(tuple(kw["attention_mask"].shape)) or None, with_kwargs=True)
+        lambda _m, _a, kw: widths.append(tuple(kw["attention_mask"].shape)) or None, with_kwargs=True
+    )
     enc = unpadded.tokenizer(TEXTS, padding=True, return_tensors="pt")
     unpadded.train()
     unpadded.embed(enc["input_ids"], enc["attention_mask"])

@@ -3,6 +3,7 @@
 EnglishQueries: every query in English, every passage in the item's other
 language (one per batch) -- a cross-lingual kind anchored on English.
 """
+
 from __future__ import annotations
 
 from hybrid_retrieval.data.batch_kinds import BatchKind
@@ -10,7 +11,7 @@ from hybrid_retrieval.data.batch_kinds import BatchKind
 
 class EnglishQueries(BatchKind):
     cross_lingual = True  # counts toward train/cross_batch_fraction
-    min_languages = 2     # checked before anything loads
+    min_languages = 2  # checked before anything loads
 
     def __init__(self, share=None, english: int = 0):
         super().__init__(share)

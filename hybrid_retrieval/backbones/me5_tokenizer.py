@@ -16,12 +16,13 @@ the wheel printed them rounded, here they are the exact float32 values of the
 SentencePiece model. Token ids agree on every benchmark text
 (``tests/test_me5_tokenizer.py``; README, "The bundled me5_small").
 """
+
 from __future__ import annotations
 
 import json
 import lzma
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

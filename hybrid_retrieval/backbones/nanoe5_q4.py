@@ -8,6 +8,7 @@ high one). Position and token-type embeddings, biases and LayerNorms are float32
 start at 0 for ``<s>`` (plain BERT, no RoBERTa padding offset), token type is always 0, the
 activation is exact (erf) GELU, and there is no pooler. me5_convert.py writes the result out.
 """
+
 from __future__ import annotations
 
 import struct

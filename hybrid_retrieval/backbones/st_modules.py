@@ -11,6 +11,7 @@ and returns None: sentence-transformers would load it with mean pooling and no p
 Hub files come through ``huggingface_hub`` (cached, or ``local_files_only`` when the hub is not
 reachable), so a hub id works online and from the local cache; a directory is read as it is.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,14 @@ from typing import Any
 from hybrid_retrieval.backbones.errors import BackboneNotFoundError
 
 POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
-_LEGACY_FLAGS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
-                 "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-                 "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+_LEGACY_FLAGS = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
 # the passage side's prompt: the first of these the model names, as SentenceTransformer.encode_document takes it
 PASSAGE_PROMPT_NAMES = ("document", "passage", "corpus")
 OWN_RECORD = "hybrid_retrieval.json"  # what our export adds: the query and passage lengths of the job
@@ -68,9 +74,12 @@ class STModules:
 
     def modules(self) -> list[str]:
         """The module list in words, e.g. ``["Transformer", "Pooling(cls)", "Dense(768->768, Tanh)", "Normalize"]``."""
-        return ["Transformer", f"Pooling({self.pooling})",
-                *(f"Dense({d.in_features}->{d.out_features}, {d.activation.rsplit('.', 1)[-1]})" for d in self.dense),
-                *(["Normalize"] if self.normalize else [])]
+        return [
+            "Transformer",
+            f"Pooling({self.pooling})",
+            *(f"Dense({d.in_features}->{d.out_features}, {d.activation.rsplit('.', 1)[-1]})" for d in self.dense),
+            *(["Normalize"] if self.normalize else []),
+        ]
 
 
 class ModelFiles:
@@ -94,10 +103,12 @@ class ModelFiles:
         except LocalEntryNotFoundError:  # offline and this file was never cached: the repo may still not have it
             return None
         except Exception as err:  # a gated or missing repository, a network error: say which model and why
-            raise BackboneNotFoundError(f"model.backbone={self.source!r}: cannot read {filename} from the model hub "
-                                        f"({type(err).__name__}: {err}); download the model where you have network "
-                                        f"(`huggingface-cli download {self.source} --local-dir DIR`) and pass "
-                                        "model.backbone=DIR") from err
+            raise BackboneNotFoundError(
+                f"model.backbone={self.source!r}: cannot read {filename} from the model hub "
+                f"({type(err).__name__}: {err}); download the model where you have network "
+                f"(`huggingface-cli download {self.source} --local-dir DIR`) and pass "
+                "model.backbone=DIR"
+            ) from err
 
     def json(self, filename: str) -> Any:
         path = self.get(filename)
@@ -129,8 +140,9 @@ def _pooling_mode(config: dict, where: str) -> str:
         mode = mode or "mean"
     if isinstance(mode, (list, tuple)):
         if len(mode) != 1:
-            raise BackboneNotFoundError(f"{where}: pooling modes {list(mode)} concatenated; one mode is supported "
-                                        f"({', '.join(POOLING_MODES)})")
+            raise BackboneNotFoundError(
+                f"{where}: pooling modes {list(mode)} concatenated; one mode is supported ({', '.join(POOLING_MODES)})"
+            )
         mode = mode[0]
     if mode not in POOLING_MODES:
         raise BackboneNotFoundError(f"{where}: unknown pooling mode {mode!r}; known: {', '.join(POOLING_MODES)}")
@@ -163,14 +175,17 @@ def read_modules(name_or_path: str, local_files_only: bool = False) -> STModules
         elif kind == "Dropout":
             continue  # identity when encoding
         else:
-            raise BackboneNotFoundError(f"{where}: module {module.get('type')!r} ({path}) is not supported; "
-                                        "supported: Transformer, Pooling, Dense, Normalize")
+            raise BackboneNotFoundError(
+                f"{where}: module {module.get('type')!r} ({path}) is not supported; "
+                "supported: Transformer, Pooling, Dense, Normalize"
+            )
     settings = files.json("config_sentence_transformers.json") or {}
     found["prompts"] = {str(k): str(v) for k, v in (settings.get("prompts") or {}).items()}
     found["default_prompt_name"] = settings.get("default_prompt_name")
     own = files.json(OWN_RECORD) or {}
-    found["lengths"] = {kind: int(own[f"max_{kind}_length"]) for kind in ("query", "passage")
-                        if own.get(f"max_{kind}_length")}
+    found["lengths"] = {
+        kind: int(own[f"max_{kind}_length"]) for kind in ("query", "passage") if own.get(f"max_{kind}_length")
+    }
     found["dense"] = tuple(found["dense"])
     return STModules(**found)
 
@@ -184,7 +199,10 @@ def _dense(files: ModelFiles, path: str, where: str) -> DenseLayer:
         raise BackboneNotFoundError(f"{where}: Dense module {path!r} has no model.safetensors or pytorch_model.bin")
     activation = str(config.get("activation_function") or "torch.nn.modules.activation.Tanh")
     if not activation.startswith("torch."):
-        raise BackboneNotFoundError(f"{where}: Dense activation {activation!r} is not a torch.nn module; "
-                                    "only torch activations are loaded (as sentence-transformers does by default)")
-    return DenseLayer(int(config["in_features"]), int(config["out_features"]), bool(config.get("bias", True)),
-                      activation, weights)
+        raise BackboneNotFoundError(
+            f"{where}: Dense activation {activation!r} is not a torch.nn module; "
+            "only torch activations are loaded (as sentence-transformers does by default)"
+        )
+    return DenseLayer(
+        int(config["in_features"]), int(config["out_features"]), bool(config.get("bias", True)), activation, weights
+    )

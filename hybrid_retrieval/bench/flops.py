@@ -4,6 +4,7 @@ MFU and a job's floor divide these counts by a measured matrix-product rate
 (:mod:`hybrid_retrieval.bench.hardware`); counting them once keeps every
 benchmark on the same convention.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,6 +1,7 @@
 """What this machine is and computes: CPU model and bf16 features, the measured matrix-product peak.
 Every printed benchmark figure names its machine, since figures differ by 50x between CPUs with and
 without native bf16 (:mod:`hybrid_retrieval.precision`)."""
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,12 @@ def cpu_line() -> str:
     have = [f for f in (*BF16_FLAGS, "avx512f", "avx2") if f in info["flags"]]
     native = native_bf16("cpu")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"cpu: {info['model']}, {os.cpu_count()} cores; bf16 features: "
-            f"AMX {'yes' if 'amx_bf16' in info['flags'] else 'no'}, "
-            f"AVX-512 BF16 {'yes' if 'avx512_bf16' in info['flags'] else 'no'} (flags: {' '.join(have) or 'none'}); "
-            f"native bf16 on this CPU: {'yes' if native else 'no'}; load average {load:.1f}")
+    return (
+        f"cpu: {info['model']}, {os.cpu_count()} cores; bf16 features: "
+        f"AMX {'yes' if 'amx_bf16' in info['flags'] else 'no'}, "
+        f"AVX-512 BF16 {'yes' if 'avx512_bf16' in info['flags'] else 'no'} (flags: {' '.join(have) or 'none'}); "
+        f"native bf16 on this CPU: {'yes' if native else 'no'}; load average {load:.1f}"
+    )
 
 
 def gpu_line() -> str | None:
@@ -51,8 +54,10 @@ def gpu_line() -> str | None:
 
 def machine_line() -> str:
     """Processor, cores, torch version and the intra-op threads this process runs with."""
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} threads")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads"
+    )
 
 
 def sync(device: str) -> None:
@@ -61,8 +66,9 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_peak_gflops(dtype: torch.dtype = torch.bfloat16, device: str = "cpu", n: int = 2048,
-                       repeats: int = 10) -> float:
+def matmul_peak_gflops(
+    dtype: torch.dtype = torch.bfloat16, device: str = "cpu", n: int = 2048, repeats: int = 10
+) -> float:
     """Measured matrix-product rate at one dtype: the ceiling that MFU is relative to."""
     a, b = (torch.randn(n, n, dtype=dtype, device=device) for _ in range(2))
     for _ in range(3):
@@ -79,6 +85,7 @@ def mfu_line(precision: str, device: str, gflops: float, how: str = "", n: int =
     """Measure the matmul peak at the precision ours ran in, now, and say what share of it ours achieved."""
     bf16 = precision.startswith("bf16")
     peak = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32, device, n=n)
-    return (f"{'bf16' if bf16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours achieved "
-            f"{gflops:.0f} GFLOP/s{how}: MFU {gflops / peak:.1%}")
-
+    return (
+        f"{'bf16' if bf16 else 'fp32'} matmul peak {peak:.0f} GFLOP/s (measured now); ours achieved "
+        f"{gflops:.0f} GFLOP/s{how}: MFU {gflops / peak:.1%}"
+    )

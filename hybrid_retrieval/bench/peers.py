@@ -2,6 +2,7 @@
 benchmark runs, and why.  A ratio against a peer's slow configuration says nothing, so the peer's
 fastest documented configuration runs beside its default, chosen by whether bf16 is native here
 (emulated bf16 on a CPU without AMX or AVX-512 BF16 is far slower than fp32)."""
+
 from __future__ import annotations
 
 from hybrid_retrieval.precision import native_bf16
@@ -17,9 +18,11 @@ def training_configs(device: str, peer_bf16: str = "auto") -> tuple[dict[str, li
     if native:
         note = f"bf16 is native on this {device}: the peer's fastest documented configuration is bf16=True"
     else:
-        note = ("bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
-                "peer's fastest documented configuration here is its fp32 default"
-                + ("" if "bf16=True" in configs else " (bf16=True not run; --peer-bf16 always runs it)"))
+        note = (
+            "bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
+            "peer's fastest documented configuration here is its fp32 default"
+            + ("" if "bf16=True" in configs else " (bf16=True not run; --peer-bf16 always runs it)")
+        )
     return configs, note
 
 
@@ -39,9 +42,11 @@ def encoding_configs(device: str, peer_bf16: str = "auto", batch_size: int = 32)
     if len(configs) == 1 or peer_bf16 == "always":  # without a bf16 run, fp32 at a larger batch is the candidate
         for batch in encoding_batches(batch_size)[1:]:
             configs[f"fp32, batch {batch}"] = [f"--st-batch-size={batch}"]
-    note = (f"bf16 is native on this {device}: the peer's fastest documented configuration is a bf16 model"
-            if native else
-            "bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
-            "peer's fastest documented configuration here is fp32 (run at its default batch and larger)"
-            + ("" if peer_bf16 == "always" else "; a bf16 model not run (--peer-bf16 always runs it)"))
+    note = (
+        f"bf16 is native on this {device}: the peer's fastest documented configuration is a bf16 model"
+        if native
+        else "bf16 is not native on this CPU (no AMX, no AVX-512 BF16): it is emulated and slower than fp32, so the "
+        "peer's fastest documented configuration here is fp32 (run at its default batch and larger)"
+        + ("" if peer_bf16 == "always" else "; a bf16 model not run (--peer-bf16 always runs it)")
+    )
     return configs, note

@@ -4,6 +4,7 @@ A process per run gives each contender its own peak memory and warm caches; inte
 machine whose speed drifts over minutes (a shared VM: +-15% seen) slow every contender alike.  A
 contender is a script run as ``script --mode MODE ARGS...`` that prints its result as a JSON line last.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ def run_rounds(script: str, contenders: dict[Any, tuple[str, list[str]]], rounds
     names = list(contenders)
     runs: dict[Any, list[dict]] = {name: [] for name in names}
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             mode, args = contenders[name]
             runs[name].append(run_isolated(script, mode, args))
     out = {}
@@ -36,8 +37,9 @@ def run_rounds(script: str, contenders: dict[Any, tuple[str, list[str]]], rounds
     return out
 
 
-def run_against_peer(script: str, peer: dict[str, list[str]], ours: dict[str, list[str]], rounds: int,
-                     key: str) -> tuple[dict[str, dict], dict[str, dict]]:
+def run_against_peer(
+    script: str, peer: dict[str, list[str]], ours: dict[str, list[str]], rounds: int, key: str
+) -> tuple[dict[str, dict], dict[str, dict]]:
     """The peer's configurations (``--mode st``) and ours (``--mode ours``), interleaved by :func:`run_rounds`;
     each side's results by its own names."""
     contenders = {("st", name): ("st", args) for name, args in peer.items()}

@@ -5,6 +5,7 @@ build ourselves; the resolvers come from the one registry (backbones/registry.py
 which materialises the backbone when the job loads it, so composing a config does
 no I/O and ``model.backbone=<hub id>`` simply replaces it.
 """
+
 from __future__ import annotations
 
 from omegaconf import OmegaConf

@@ -18,10 +18,11 @@ undeclared key from the command line: root, ``paths``, ``data``, ``model``,
 ``model.loss``, ``eval``.
 This module imports neither torch nor the model code: it runs at config time.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -46,19 +47,20 @@ def recipe_knob(default: Any, valid: Valid) -> Any:
 
 # --- open groups -------------------------------------------------------------------------------
 
+
 @dataclass
 class PathsSchema:
-    data_dir: Optional[str] = None   # benchmark files; null: $HYBRID_RETRIEVAL_DATA, else the download cache
+    data_dir: str | None = None  # benchmark files; null: $HYBRID_RETRIEVAL_DATA, else the download cache
     # auto: a missing benchmark file is downloaded on first use (pinned, sha256-checked); never: fail instead
     download: str = checked("auto", one_of(lambda: ("auto", "never")))
-    output_dir: str = MISSING        # the job's directory (Hydra's output dir)
+    output_dir: str = MISSING  # the job's directory (Hydra's output dir)
 
 
 @dataclass
 class ProgressSchema:
     """Progress lines in logs (hybrid_retrieval/progress.py, train_progress.py)."""
 
-    every_n_steps: int = checked(0, at_least(0))     # a training line every N optimizer steps (0: by time only)
+    every_n_steps: int = checked(0, at_least(0))  # a training line every N optimizer steps (0: by time only)
     every_s: float = checked(10.0, Valid(lambda v: v > 0, "a positive number of seconds"))
 
 
@@ -67,7 +69,7 @@ class RootSchema:
     seed: int = checked(42, Valid(lambda v: 0 <= v <= UINT32_MAX, f"an integer in [0, {UINT32_MAX}]"))
     save_encoder: bool = True
     rerun: bool = False  # false: a job already complete in its dir with the same config is skipped
-    optimized_metric: Optional[str] = None  # metrics.json key returned to Hydra; None: first declared headline
+    optimized_metric: str | None = None  # metrics.json key returned to Hydra; None: first declared headline
     paths: PathsSchema = field(default_factory=PathsSchema)
     progress: ProgressSchema = field(default_factory=ProgressSchema)
 
@@ -79,19 +81,21 @@ class DataSchema:
 
     _target_: str = "hybrid_retrieval.data.datamodule.HybridDataModule"
     corpus: Any = MISSING
-    languages: List[str] = checked([], non_empty_unique())
+    languages: list[str] = checked([], non_empty_unique())
     batch_size: int = checked(32, owned("hybrid_retrieval.data.sampler", "BATCH_SIZE"))
     # recipe=hybrid (and xx, xy): the share of cross-lingual batches, and how they pair languages
     cross_ratio: float = recipe_knob(0.5, owned("hybrid_retrieval.data.batch_kinds", "SHARE"))
     cross_mode: str = recipe_knob("per_sample", owned("hybrid_retrieval.data.batch_kinds", "CROSS_MODE"))
     schedule: str = checked("exact", owned("hybrid_retrieval.data.sampler", "SCHEDULE"))
     # an int (that many paragraph sentences) or {source: none|paragraph|file, n, path, translated}
-    hard_negatives: Any = checked({"source": "paragraph", "n": 0, "path": None, "translated": False},
-                                  owned("hybrid_retrieval.data.hard_negatives", "HARD_NEGATIVES"))
-    num_batches: Optional[int] = checked(None, optional(at_least(1)))
+    hard_negatives: Any = checked(
+        {"source": "paragraph", "n": 0, "path": None, "translated": False},
+        owned("hybrid_retrieval.data.hard_negatives", "HARD_NEGATIVES"),
+    )
+    num_batches: int | None = checked(None, optional(at_least(1)))
     num_workers: int = checked(0, at_least(0))
     seed: int = 0
-    batch_kinds: Dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
+    batch_kinds: dict[str, Any] = field(default_factory=dict)  # name -> kind (conf/recipe/, data/batch_kinds.py)
     language_alpha: float = checked(0.0, between(0, 1))  # language temperature: p(lang) ~ n**alpha; 0 uniform
     code_switch_rate: float = recipe_knob(0.5, between(0, 1))  # recipe=code_switched: P(a word is switched)
 
@@ -104,7 +108,7 @@ class LossSchema:
 
 @dataclass
 class GradCacheSchema:
-    chunk_size: Optional[int] = checked(None, optional(at_least(1)))  # texts per forward pass; null: off
+    chunk_size: int | None = checked(None, optional(at_least(1)))  # texts per forward pass; null: off
 
 
 @dataclass
@@ -129,16 +133,16 @@ class ModelSchema:
     size: int = checked(0, at_least(0))  # parameters
     backbone: str = MISSING
     # null: as the model says (a sentence-transformers model's own modules; backbones/st_modules.py); a value overrides
-    pooling: Optional[str] = checked(None, optional(owned("hybrid_retrieval.model.pooling", "POOLING")))
-    query_prefix: Optional[str] = None
-    passage_prefix: Optional[str] = None
-    max_query_length: Optional[int] = checked(None, optional(at_least(1)))
-    max_passage_length: Optional[int] = checked(None, optional(at_least(1)))
+    pooling: str | None = checked(None, optional(owned("hybrid_retrieval.model.pooling", "POOLING")))
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    max_query_length: int | None = checked(None, optional(at_least(1)))
+    max_passage_length: int | None = checked(None, optional(at_least(1)))
     lr: float = checked(3e-5, above(0))
     weight_decay: float = checked(0.01, at_least(0))
     warmup_steps: int = checked(0, at_least(0))
     freeze_embeddings: bool = False  # token vectors fixed: a different model
-    dropout: Optional[float] = checked(None, owned("hybrid_retrieval.model.dropout", "RATE"))  # null: the backbone's
+    dropout: float | None = checked(None, owned("hybrid_retrieval.model.dropout", "RATE"))  # null: the backbone's
     cross_device_negatives: bool = False  # in-batch negatives from all DDP ranks (docs/scaling.md)
     grad_cache: GradCacheSchema = field(default_factory=GradCacheSchema)
     loss: LossSchema = field(default_factory=LossSchema)
@@ -147,12 +151,13 @@ class ModelSchema:
 
 @dataclass
 class EvalSchema:
-    benchmarks: Dict[str, Any] = field(default_factory=dict)  # each node's protocol: hybrid_retrieval/eval/protocol.py
+    benchmarks: dict[str, Any] = field(default_factory=dict)  # each node's protocol: hybrid_retrieval/eval/protocol.py
     save_runs: bool = False
     batch_size: int = checked(128, at_least(1))
 
 
 # --- closed groups -----------------------------------------------------------------------------
+
 
 @dataclass
 class TrainerSchema:
@@ -168,15 +173,15 @@ class TrainerSchema:
     max_epochs: int = checked(-1, at_least(-1))
     log_every_n_steps: int = checked(50, at_least(1))
     accumulate_grad_batches: int = checked(1, at_least(1))
-    gradient_clip_val: Optional[float] = checked(None, optional(at_least(0)))
-    gradient_clip_algorithm: Optional[str] = checked(None, optional(one_of(lambda: ("norm", "value"))))
-    deterministic: Optional[bool] = None  # true: ask torch for deterministic kernels (GPU; CPU already is)
-    benchmark: Optional[bool] = None
+    gradient_clip_val: float | None = checked(None, optional(at_least(0)))
+    gradient_clip_algorithm: str | None = checked(None, optional(one_of(lambda: ("norm", "value"))))
+    deterministic: bool | None = None  # true: ask torch for deterministic kernels (GPU; CPU already is)
+    benchmark: bool | None = None
     enable_model_summary: bool = True
-    enable_progress_bar: Optional[bool] = None
+    enable_progress_bar: bool | None = None
     num_sanity_val_steps: int = 0
     use_distributed_sampler: bool = False  # the HybridBatchSampler shards by rank itself
-    default_root_dir: Optional[str] = None
+    default_root_dir: str | None = None
 
 
 @dataclass
@@ -185,10 +190,11 @@ class CheckpointSchema:
 
     every_n_steps: int = checked(50, at_least(0))  # 0: no checkpoints
     resume: bool = True  # continue from <output_dir>/checkpoints/last.ckpt when it exists
-    keep: bool = False   # keep last.ckpt after the job succeeded (a re-run then only evaluates again)
+    keep: bool = False  # keep last.ckpt after the job succeeded (a re-run then only evaluates again)
 
 
 # --- registration ------------------------------------------------------------------------------
+
 
 def open_node(schema: type) -> DictConfig:
     """The schema as a plain dict of typed nodes: values keep their types, but a yaml may add keys.

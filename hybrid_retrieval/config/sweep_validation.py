@@ -7,6 +7,7 @@ had trained.  This Hydra callback runs them on every job's config first and
 stops the multirun (exit status 1) before any job starts if one fails.
 Sweepers that choose jobs as they go (Optuna, Ax) are left alone.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -37,9 +38,9 @@ class ValidateSweep(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from hydra.core.global_hydra import GlobalHydra
 
+        from hybrid_retrieval.config.validate import validate
         from hybrid_retrieval.data.download import set_policy
         from hybrid_retrieval.quiet import silence_third_party
-        from hybrid_retrieval.config.validate import validate
 
         silence_third_party()  # the checks below import faiss & co. in the launcher process, before any job
 
@@ -52,5 +53,6 @@ class ValidateSweep(Callback):
                 validate(job_cfg)
             except (ValueError, OSError) as err:
                 # SystemExit, because Hydra turns a callback's exceptions into warnings and goes on
-                raise SystemExit(f"{type(err).__name__} in sweep job {num} ({' '.join(job)}): {err}\n"
-                                 f"no job of the sweep was started") from err
+                raise SystemExit(
+                    f"{type(err).__name__} in sweep job {num} ({' '.join(job)}): {err}\nno job of the sweep was started"
+                ) from err

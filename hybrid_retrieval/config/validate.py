@@ -9,12 +9,14 @@ groups, the checks that involve several keys, and the hooks that the training
 corpus' loader and each benchmark bring for their own languages and files, and
 the arguments each training callback (``callbacks.<name>``) is given.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Iterator, get_type_hints
+from typing import get_type_hints
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -41,6 +43,7 @@ def validate(cfg: DictConfig) -> None:
 
 
 # --- schema-driven -----------------------------------------------------------------------------
+
 
 def _walk(schema: type, prefix: str) -> Iterator[tuple[str, Valid]]:
     """(dotted key, Valid) for every field declared with ``valid=...``, nested schemas included."""
@@ -87,11 +90,14 @@ def check_closed_groups(cfg: DictConfig) -> None:
 
 # --- several keys ------------------------------------------------------------------------------
 
+
 def check_training_length(cfg: DictConfig) -> None:
     trainer = cfg.get("trainer")
     if trainer is not None and trainer.get("max_steps") == -1 and trainer.get("max_epochs") in (-1, None):
-        raise ConfigError("trainer.max_steps=-1 with trainer.max_epochs=-1: the job would never stop; "
-                          "set trainer.max_steps (0: evaluate only) or trainer.max_epochs")
+        raise ConfigError(
+            "trainer.max_steps=-1 with trainer.max_epochs=-1: the job would never stop; "
+            "set trainer.max_steps (0: evaluate only) or trainer.max_epochs"
+        )
 
 
 def check_grad_cache(cfg: DictConfig) -> None:
@@ -100,9 +106,11 @@ def check_grad_cache(cfg: DictConfig) -> None:
     trainer = cfg.get("trainer") or {}
     for key, off in (("gradient_clip_val", (None, 0)), ("accumulate_grad_batches", (None, 1))):
         if chunk is not None and trainer.get(key) not in off:
-            raise ConfigError(f"model.grad_cache.chunk_size={chunk} with trainer.{key}={trainer.get(key)}: GradCache "
-                              f"steps cannot be clipped or accumulated by Lightning; unset one of the two "
-                              f"(a larger data.batch_size is what accumulation would give)")
+            raise ConfigError(
+                f"model.grad_cache.chunk_size={chunk} with trainer.{key}={trainer.get(key)}: GradCache "
+                f"steps cannot be clipped or accumulated by Lightning; unset one of the two "
+                f"(a larger data.batch_size is what accumulation would give)"
+            )
 
 
 def check_cross_lingual_languages(cfg: DictConfig) -> None:
@@ -114,8 +122,10 @@ def check_cross_lingual_languages(cfg: DictConfig) -> None:
     langs = list(cfg.data.languages)
     kinds = cfg.data.get("batch_kinds") or {}
     if not kinds:
-        raise ConfigError("data.batch_kinds: empty; choose a recipe (recipe=hybrid, xx, xy, multilingual, "
-                          "code_switched or your own in conf/recipe/)")
+        raise ConfigError(
+            "data.batch_kinds: empty; choose a recipe (recipe=hybrid, xx, xy, multilingual, "
+            "code_switched or your own in conf/recipe/)"
+        )
     for name, kind in kinds.items():
         share = kind.get("share")
         if share == 0 or not kind.get("_target_"):
@@ -123,24 +133,32 @@ def check_cross_lingual_languages(cfg: DictConfig) -> None:
         try:
             needed = int(getattr(get_class(kind["_target_"]), "min_languages", 1))
         except Exception as err:  # an unknown class: say which key names it
-            raise ConfigError(f"data.batch_kinds.{name}._target_={kind['_target_']!r}: cannot import it ({err})") from None
+            raise ConfigError(
+                f"data.batch_kinds.{name}._target_={kind['_target_']!r}: cannot import it ({err})"
+            ) from None
         if len(set(langs)) >= needed:
             continue
         key = kind.get("share_key")
         if key:
             count = ("one", "two", "three", "four")[needed - 1] if needed <= 4 else str(needed)
-            raise ConfigError(f"{key}={share} needs at least {count} training languages, but data.languages={langs}; "
-                              f"add a language or set {key}=0")
-        raise ConfigError(f"data.batch_kinds.{name} ({kind['_target_'].rsplit('.', 1)[-1]}, share {share}) needs at "
-                          f"least {needed} training languages, but data.languages={langs}; add a language or "
-                          f"choose another recipe")
+            raise ConfigError(
+                f"{key}={share} needs at least {count} training languages, but data.languages={langs}; "
+                f"add a language or set {key}=0"
+            )
+        raise ConfigError(
+            f"data.batch_kinds.{name} ({kind['_target_'].rsplit('.', 1)[-1]}, share {share}) needs at "
+            f"least {needed} training languages, but data.languages={langs}; add a language or "
+            f"choose another recipe"
+        )
 
 
 def check_data_root(cfg: DictConfig) -> None:
     root = cfg.paths.get("data_dir")
     if root not in (None, "") and not Path(os.path.expanduser(str(root))).is_dir():
-        raise ConfigError(f"paths.data_dir={root}: directory does not exist "
-                          f"(set paths.data_dir or ${ENV_VAR} to the data root, or run python -m hybrid_retrieval.data.download)")
+        raise ConfigError(
+            f"paths.data_dir={root}: directory does not exist "
+            f"(set paths.data_dir or ${ENV_VAR} to the data root, or run python -m hybrid_retrieval.data.download)"
+        )
 
 
 def check_hard_negatives(cfg: DictConfig) -> None:
@@ -183,8 +201,10 @@ def check_benchmarks(cfg: DictConfig) -> None:
             continue
         plain = OmegaConf.to_container(node, resolve=True)
         if not plain.get("_target_"):
-            raise ConfigError(f"eval.benchmarks.{name} sets {sorted(plain)} but is not a selected benchmark (no "
-                              f"_target_); select it with eval/benchmarks=[...,{name}] or drop those keys")
+            raise ConfigError(
+                f"eval.benchmarks.{name} sets {sorted(plain)} but is not a selected benchmark (no "
+                f"_target_); select it with eval/benchmarks=[...,{name}] or drop those keys"
+            )
         module = importlib.import_module(str(plain.get("_target_", "")).rpartition(".")[0])
         try:
             if hasattr(module, "check_config"):
@@ -221,8 +241,10 @@ def check_callbacks(cfg: DictConfig) -> None:
         if callback is None:
             continue
         if not isinstance(callback, DictConfig) or not callback.get("_target_"):
-            raise ConfigError(f"callbacks.{name}: a callback node needs a _target_ (a Callback class; see "
-                              f"conf/callbacks/), or null to turn it off")
+            raise ConfigError(
+                f"callbacks.{name}: a callback node needs a _target_ (a Callback class; see "
+                f"conf/callbacks/), or null to turn it off"
+            )
         try:
             target = get_object(str(callback._target_))
             params = inspect.signature(target).parameters
@@ -235,5 +257,6 @@ def check_callbacks(cfg: DictConfig) -> None:
             if key not in HYDRA_KEYS and key not in accepted:
                 close = difflib.get_close_matches(str(key), accepted, n=1)
                 hint = f"did you mean {close[0]}? " if close else ""
-                raise ConfigError(f"callbacks.{name}.{key}: not an argument of {callback._target_}; {hint}"
-                                  f"its arguments: {accepted}")
+                raise ConfigError(
+                    f"callbacks.{name}.{key}: not an argument of {callback._target_}; {hint}its arguments: {accepted}"
+                )

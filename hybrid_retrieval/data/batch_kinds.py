@@ -13,6 +13,7 @@ Adding a kind is one class here (or in any module of yours) and one entry under
 ``data.batch_kinds`` in a recipe (``conf/recipe/``); docs/recipes.md shows it
 step by step.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,7 +41,7 @@ class BatchKind:
     """
 
     cross_lingual: bool = False  # pairs query and passage in different languages (train/cross_batch_fraction)
-    min_languages: int = 1       # training languages it needs (checked before anything loads)
+    min_languages: int = 1  # training languages it needs (checked before anything loads)
 
     def __init__(self, share: float | None = None, share_key: str | None = None):
         self.share, self.share_key = share, share_key
@@ -69,8 +70,10 @@ class Monolingual(BatchKind):
 
     def check(self, pools: LanguagePools, label: str) -> None:
         if not pools.mono_languages:
-            raise ValueError(f"{label} needs monolingual batches, but no language has {pools.global_size} "
-                             f"items (items per language: {pools.counts.tolist()})")
+            raise ValueError(
+                f"{label} needs monolingual batches, but no language has {pools.global_size} "
+                f"items (items per language: {pools.counts.tolist()})"
+            )
 
     def draw(self, pools: LanguagePools, epoch: EpochDraw) -> list[Pair]:
         langs = pools.mono_languages
@@ -99,8 +102,10 @@ class CrossLingual(BatchKind):
     def check(self, pools: LanguagePools, label: str) -> None:
         short = (not pools.pairs) if self.pairing == "per_batch" else len(pools.multi_items) < pools.global_size
         if short:
-            raise ValueError(f"{label} needs cross-lingual batches: at least two training languages "
-                             f"(data.languages) sharing {pools.global_size} items")
+            raise ValueError(
+                f"{label} needs cross-lingual batches: at least two training languages "
+                f"(data.languages) sharing {pools.global_size} items"
+            )
 
     def draw(self, pools: LanguagePools, epoch: EpochDraw) -> list[Pair]:
         if self.pairing == "per_batch":
@@ -129,9 +134,11 @@ class MultilingualMono(BatchKind):
     def check(self, pools: LanguagePools, label: str) -> None:
         langs = [j for j in range(pools.n_languages) if pools.counts[j] > 0]
         if len(langs) < 2 or len(np.flatnonzero(pools.available.any(axis=1))) < pools.global_size:
-            raise ValueError(f"{label} needs multilingual batches: at least two training languages "
-                             f"with {pools.global_size} items between them (items per language: "
-                             f"{pools.counts.tolist()})")
+            raise ValueError(
+                f"{label} needs multilingual batches: at least two training languages "
+                f"with {pools.global_size} items between them (items per language: "
+                f"{pools.counts.tolist()})"
+            )
 
     def draw(self, pools: LanguagePools, epoch: EpochDraw) -> list[Pair]:
         langs = [j for j in range(pools.n_languages) if pools.counts[j] > 0]

@@ -8,6 +8,7 @@ appends one JSON line per step to ``<output_dir>/batch_trace/rank<r>.jsonl``:
 whether that kind is cross-lingual, languages as codes, one per pair; ``negative_langs``: per pair, the
 language of each of its hard negatives).  Compare the files of two ranks line by line.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,13 +40,19 @@ class BatchTrace(pl.Callback):
         idx = [int(i) for i in indices]
         return [self._languages[i] for i in idx] if self._languages else idx
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
-                             batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if self._file is None or "query_lang" not in batch:
             return
-        record = {"step": trainer.global_step, "kind": batch.get("kind"), "is_cross": bool(batch["cross_lingual"]),
-                  "query_langs": self._names(batch["query_lang"]), "passage_langs": self._names(batch["passage_lang"]),
-                  "negative_langs": [self._names(langs) for langs in batch.get("negative_langs", [])]}
+        record = {
+            "step": trainer.global_step,
+            "kind": batch.get("kind"),
+            "is_cross": bool(batch["cross_lingual"]),
+            "query_langs": self._names(batch["query_lang"]),
+            "passage_langs": self._names(batch["passage_lang"]),
+            "negative_langs": [self._names(langs) for langs in batch.get("negative_langs", [])],
+        }
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
 

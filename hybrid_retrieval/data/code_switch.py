@@ -8,6 +8,7 @@ among the training languages the lexicon covers for the source.  Batches are
 otherwise monolingual (one language, like X-X), so what the model sees is the
 effect of the switching alone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from hybrid_retrieval.data.words import NO_SPACE_LANGUAGES, word_spans
 @dataclass(frozen=True)
 class Switched:
     text: str
-    replaced: int      # words replaced by a translation
+    replaced: int  # words replaced by a translation
     translatable: int  # words the lexicon knows (the ones that could be replaced)
     words: int
 
 
 def code_switch(text: str, src: str, tgt: str, lexicon: Lexicon, rate: float, rng: np.random.Generator) -> Switched:
-    """Replace each translatable word of ``text`` (language ``src``) by its ``tgt`` translation with probability ``rate``.
+    """Replace each translatable word of ``text`` (language ``src``) by its ``tgt`` translation, with
+    probability ``rate``.
 
     Into or out of a language written without spaces (zh, ja, th), a replacement is
     set off by spaces so that words do not run together.

@@ -3,6 +3,7 @@
 Padding is to the longest sequence of the batch, not to max length: short
 questions dominate LAReQA, and padded tokens cost as much compute as real ones.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,8 +34,14 @@ def passage_key(pid: str) -> int:
 class PairCollator:
     """Tokenises queries and passages with their prefixes; passages = positives then hard negatives."""
 
-    def __init__(self, tokenizer: Any, query_prefix: str = "query: ", passage_prefix: str = "passage: ",
-                 max_query_length: int = 64, max_passage_length: int = 128):
+    def __init__(
+        self,
+        tokenizer: Any,
+        query_prefix: str = "query: ",
+        passage_prefix: str = "passage: ",
+        max_query_length: int = 64,
+        max_passage_length: int = 128,
+    ):
         self.tokenizer = tokenizer
         self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
         self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
@@ -44,24 +51,32 @@ class PairCollator:
         """Tokenise the corpus once (cached on disk, shared by the jobs of a sweep)."""
         self.caches = {
             "query": TokenCache.build(self.tokenizer, queries, self.query_prefix, self.max_query_length, cache_dir),
-            "passage": TokenCache.build(self.tokenizer, passages, self.passage_prefix, self.max_passage_length, cache_dir),
+            "passage": TokenCache.build(
+                self.tokenizer, passages, self.passage_prefix, self.max_passage_length, cache_dir
+            ),
         }
 
     def _tokenize(self, texts: list[str], kind: str) -> dict[str, torch.Tensor]:
         cache = self.caches.get(kind)
         seqs = [cache.get(t) for t in texts] if cache is not None else [None]
         if any(s is None for s in seqs):
-            prefix, max_length = ((self.query_prefix, self.max_query_length) if kind == "query"
-                                  else (self.passage_prefix, self.max_passage_length))
-            enc = self.tokenizer([prefix + t for t in texts], padding=True, truncation=True,
-                                 max_length=max_length, return_tensors="pt")
+            prefix, max_length = (
+                (self.query_prefix, self.max_query_length)
+                if kind == "query"
+                else (self.passage_prefix, self.max_passage_length)
+            )
+            enc = self.tokenizer(
+                [prefix + t for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
             return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
         return pad_ids(seqs, self.tokenizer.pad_token_id or 0)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         kinds = {r.get("kind") for r in rows}
         if len(kinds) > 1:
-            raise ValueError(f"a batch mixes batch kinds {sorted(map(str, kinds))}; the sampler gives one kind per batch")
+            raise ValueError(
+                f"a batch mixes batch kinds {sorted(map(str, kinds))}; the sampler gives one kind per batch"
+            )
         passages = [r["positive"] for r in rows] + [n for r in rows for n in r["negatives"]]
         passage_ids = [r["positive_id"] for r in rows] + [n for r in rows for n in r["negative_ids"]]
         keys = torch.tensor([passage_key(pid) for pid in passage_ids], dtype=torch.long)

@@ -5,12 +5,13 @@ An *item* is one question that exists in several languages; for every
 the format has them, hard negatives.  The sampler only needs the availability
 matrix; the dataset reads texts back by (item, language).
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -38,7 +39,9 @@ class ParallelCorpus:
         langs_seen = {lang for _, lang in examples}
         missing = [lang for lang in languages if lang not in langs_seen]
         if missing:
-            raise ValueError(f"data.languages: no training items for {missing}; languages with data: {sorted(langs_seen)}")
+            raise ValueError(
+                f"data.languages: no training items for {missing}; languages with data: {sorted(langs_seen)}"
+            )
         self.languages: list[str] = list(languages)
         lang_index = {lang: j for j, lang in enumerate(self.languages)}
         self.items: list[str] = sorted({item for item, lang in examples if lang in lang_index})
@@ -72,20 +75,25 @@ class ParallelCorpus:
         return {lang: int(n) for lang, n in zip(self.languages, self.available.sum(axis=0))}
 
     @classmethod
-    def from_lareqa(cls, folder: str, languages: Iterable[str], root: str | Path | None = None) -> "ParallelCorpus":
-        """Build from LAReQA files (``<root>/<folder>/<lang>.json``); negatives are the other sentences of the paragraph."""
+    def from_lareqa(cls, folder: str, languages: Iterable[str], root: str | Path | None = None) -> ParallelCorpus:
+        """Build from LAReQA files (``<root>/<folder>/<lang>.json``); negatives are the paragraph's other sentences."""
         examples: dict[tuple[str, str], Example] = {}
         languages = list(languages)
         for lang, path in zip(languages, require_language_files(root, folder, languages, "data.languages")):
             data = read_lareqa(path, lang)
             for q in data.questions:
-                negatives = tuple(Passage(data.sentence_ids[s], data.sentences[s])
-                                  for s in data.paragraph_sentences(q.sentence) if s != q.sentence)
-                examples[(q.qid, lang)] = Example(q.text, Passage(data.sentence_ids[q.sentence], data.sentences[q.sentence]), negatives)
+                negatives = tuple(
+                    Passage(data.sentence_ids[s], data.sentences[s])
+                    for s in data.paragraph_sentences(q.sentence)
+                    if s != q.sentence
+                )
+                examples[(q.qid, lang)] = Example(
+                    q.text, Passage(data.sentence_ids[q.sentence], data.sentences[q.sentence]), negatives
+                )
         return cls(examples, languages)
 
     @classmethod
-    def from_jsonl(cls, path, languages: Iterable[str]) -> "ParallelCorpus":
+    def from_jsonl(cls, path, languages: Iterable[str]) -> ParallelCorpus:
         """Build from parallel JSON-lines files (format in :mod:`hybrid_retrieval.data.formats.jsonl`, docs/data.md)."""
         from hybrid_retrieval.data.formats.jsonl import jsonl_files, read_parallel_jsonl
 
@@ -94,13 +102,15 @@ class ParallelCorpus:
         examples: dict[tuple[str, str], Example] = {}
         for line in read_parallel_jsonl(jsonl_files(path)):
             if line.lang in wanted:
-                examples[(line.item, line.lang)] = Example(line.query, Passage(*line.positive),
-                                                           tuple(Passage(*n) for n in line.negatives))
+                examples[(line.item, line.lang)] = Example(
+                    line.query, Passage(*line.positive), tuple(Passage(*n) for n in line.negatives)
+                )
         return cls(examples, languages)
 
     @classmethod
-    def from_tydi_goldp(cls, languages: Iterable[str], root: str | Path | None = None,
-                        split: str = "train") -> "ParallelCorpus":
+    def from_tydi_goldp(
+        cls, languages: Iterable[str], root: str | Path | None = None, split: str = "train"
+    ) -> ParallelCorpus:
         """Monolingual QA pairs from TyDi QA GoldP (``<root>/tydiqa-goldp``; train has en, ko, sw).
 
         Each question is an item in its own language only, so it appears in monolingual
@@ -126,12 +136,13 @@ class ParallelCorpus:
                 if hit is None:
                     continue
                 passages = [Passage(f"{pid}-s{s}", text) for s, (_, _, text) in enumerate(spans)]
-                examples[(r.qid, lang)] = Example(r.question, passages[hit],
-                                                  tuple(p for s, p in enumerate(passages) if s != hit))
+                examples[(r.qid, lang)] = Example(
+                    r.question, passages[hit], tuple(p for s, p in enumerate(passages) if s != hit)
+                )
         return cls(examples, languages)
 
     @classmethod
-    def combine(cls, sources: Mapping[str, "ParallelCorpus"], languages: Iterable[str]) -> "ParallelCorpus":
+    def combine(cls, sources: Mapping[str, ParallelCorpus], languages: Iterable[str]) -> ParallelCorpus:
         """Parallel and monolingual sources in one training corpus (e.g. MLQA-R plus TyDi GoldP sw).
 
         Item ids become ``<source>:<id>``, so items of different sources never pair up;
@@ -153,6 +164,7 @@ def hash_text(text: str) -> int:
 
 
 # --- checks before loading: each loader brings its own (config/validate.py calls check_config) -----
+
 
 def _check_lareqa(node: Mapping, languages: list[str], key: str) -> None:
     require_language_files(node.get("root"), node["folder"], languages, key)
@@ -191,8 +203,10 @@ def check_config(node: Mapping, languages: Sequence[str]) -> None:
     missing = [lang for lang in languages if not any(lang in langs for langs in given.values())]
     if missing:
         offered = ", ".join(f"{name}: {list(src.get('languages') or [])}" for name, src in sources.items())
-        raise ValueError(f"data.languages: {missing} in no source of data.corpus.sources ({offered}); "
-                         f"add them to a source or drop them from data.languages")
+        raise ValueError(
+            f"data.languages: {missing} in no source of data.corpus.sources ({offered}); "
+            f"add them to a source or drop them from data.languages"
+        )
     for name, src in sources.items():
         check = SOURCE_CHECKS.get(str(src.get("_target_", "")).rpartition(".")[2])
         if check is not None:

@@ -1,8 +1,10 @@
 """HybridDataModule: corpus -> batch sampler (batch kinds) -> per-kind transforms -> collated batches."""
+
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -29,11 +31,13 @@ class PairDataset(Dataset):
             or a NegativePicker built from it.
     """
 
-    def __init__(self, corpus: ParallelCorpus, kinds: Mapping[str, BatchKind], hard_negatives: Any = 0,
-                 seed: int = 0):
+    def __init__(self, corpus: ParallelCorpus, kinds: Mapping[str, BatchKind], hard_negatives: Any = 0, seed: int = 0):
         self.corpus, self.seed = corpus, seed
-        self.negatives = hard_negatives if isinstance(hard_negatives, NegativePicker) \
+        self.negatives = (
+            hard_negatives
+            if isinstance(hard_negatives, NegativePicker)
             else NegativePicker(corpus, hard_negatives, seed)
+        )
         self.kinds = dict(kinds)
 
     def __len__(self) -> int:
@@ -47,11 +51,16 @@ class PairDataset(Dataset):
         target = self.corpus.example(item, p_lang)
         negatives = self.negatives.pick(item, q_lang, p_lang)  # [(Passage, its language index)]
         row = {
-            "query": query, "positive": target.positive.text, "positive_id": target.positive.pid,
-            "negatives": [n.text for n, _ in negatives], "negative_ids": [n.pid for n, _ in negatives],
+            "query": query,
+            "positive": target.positive.text,
+            "positive_id": target.positive.pid,
+            "negatives": [n.text for n, _ in negatives],
+            "negative_ids": [n.pid for n, _ in negatives],
             "negative_langs": [lang for _, lang in negatives],
-            "query_lang": q_lang, "passage_lang": p_lang,
-            "kind": kind, "cross_lingual": self.kinds[kind].cross_lingual,
+            "query_lang": q_lang,
+            "passage_lang": p_lang,
+            "kind": kind,
+            "cross_lingual": self.kinds[kind].cross_lingual,
         }
         rng = np.random.default_rng([self.seed, item, q_lang, p_lang, zlib.crc32(kind.encode())])
         return self.kinds[kind].transform(row, rng)
@@ -65,10 +74,21 @@ class HybridDataModule(pl.LightningDataModule):
     the data node without them (``job.train.build_datamodule``).
     """
 
-    def __init__(self, corpus: ParallelCorpus, batch_kinds: Mapping[str, BatchKind], batch_size: int = 32,
-                 schedule: str = "exact", hard_negatives: Any = 0, num_batches: int | None = None,
-                 num_workers: int = 0, seed: int = 0, languages: list[str] | None = None,
-                 collate_fn: Callable | None = None, pretokenize: bool = True, language_alpha: float = 0.0):
+    def __init__(
+        self,
+        corpus: ParallelCorpus,
+        batch_kinds: Mapping[str, BatchKind],
+        batch_size: int = 32,
+        schedule: str = "exact",
+        hard_negatives: Any = 0,
+        num_batches: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+        languages: list[str] | None = None,
+        collate_fn: Callable | None = None,
+        pretokenize: bool = True,
+        language_alpha: float = 0.0,
+    ):
         super().__init__()
         resolve_shares(batch_kinds)  # an empty recipe or shares that do not add up fail here, before any set-up
         self.corpus, self.collate_fn, self.languages = corpus, collate_fn, list(languages or corpus.languages)
@@ -80,9 +100,17 @@ class HybridDataModule(pl.LightningDataModule):
         self.language_alpha = language_alpha
 
     def make_sampler(self, num_replicas: int = 1, rank: int = 0) -> HybridBatchSampler:
-        return HybridBatchSampler(self.corpus.available, self.batch_size, self.batch_kinds, self.schedule,
-                                  seed=self.seed, num_replicas=num_replicas, rank=rank,
-                                  num_batches=self.num_batches, language_alpha=self.language_alpha)
+        return HybridBatchSampler(
+            self.corpus.available,
+            self.batch_size,
+            self.batch_kinds,
+            self.schedule,
+            seed=self.seed,
+            num_replicas=num_replicas,
+            rank=rank,
+            num_batches=self.num_batches,
+            language_alpha=self.language_alpha,
+        )
 
     def make_dataset(self) -> PairDataset:
         return PairDataset(self.corpus, self.batch_kinds, self.hard_negatives, self.seed)
@@ -99,9 +127,17 @@ class HybridDataModule(pl.LightningDataModule):
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         sampler = self.make_sampler(world, rank)
         if trainer is not None:  # after a resume, continue the epoch where the checkpoint left it
-            sampler.resume(trainer.fit_loop.epoch_progress.current.processed,
-                           trainer.fit_loop.epoch_loop.batch_progress.current.ready)
+            sampler.resume(
+                trainer.fit_loop.epoch_progress.current.processed,
+                trainer.fit_loop.epoch_loop.batch_progress.current.ready,
+            )
         # its own generator: iterating must not draw from the global RNG that dropout uses
         generator = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.make_dataset(), batch_sampler=sampler, collate_fn=self.collate_fn, generator=generator,
-                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            self.make_dataset(),
+            batch_sampler=sampler,
+            collate_fn=self.collate_fn,
+            generator=generator,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )

@@ -11,13 +11,13 @@ old behaviour (an error that says how to provide the file). Ahead of time:
 
     python -m hybrid_retrieval.data.download [--root DIR] [--only xquad-r mlqa-r]
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import logging
 import os
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -26,7 +26,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from hybrid_retrieval.files import DATA_ROOT_DEFAULT as DEFAULT_ROOT, DATA_ENV as ENV_VAR, replaced_atomically, resolve_root, sha256_of
+from hybrid_retrieval.files import DATA_ENV as ENV_VAR
+from hybrid_retrieval.files import DATA_ROOT_DEFAULT as DEFAULT_ROOT
+from hybrid_retrieval.files import replaced_atomically, resolve_root, sha256_of
 from hybrid_retrieval.progress import phase
 
 log = logging.getLogger(__name__)
@@ -48,33 +50,43 @@ class RemoteFile:
 
 
 def _lareqa(folder: str, commit: str, checksums: dict[str, str]) -> list[RemoteFile]:
-    return [RemoteFile(f"{folder}/{lang}.json", f"{_LAREQA}/{commit}/{folder}/{lang}.json", sha)
-            for lang, sha in checksums.items()]
+    return [
+        RemoteFile(f"{folder}/{lang}.json", f"{_LAREQA}/{commit}/{folder}/{lang}.json", sha)
+        for lang, sha in checksums.items()
+    ]
 
 
 DATASETS: dict[str, list[RemoteFile]] = {
-    "xquad-r": _lareqa("xquad-r", _XQUAD_COMMIT, {
-        "ar": "c52922d3b8ac1ae03ed5ac38647ad59870dca3dda2beefe18ecdc30729acb69d",
-        "de": "16fb0f4bf4916154b585a20c24c66074591c9718a1affe764ff4697572328949",
-        "el": "163fd43ee785a30eb534ae2061e9eaa766a7ee4e8ffce5e4b422480c150f64b6",
-        "en": "7b0954f39297c27a31fef610f0883337dd2907fa8699151dc922afdd0fa12ffe",
-        "es": "f8e836b2d91009c4363e04315f7ede363eedbbb49c67dda60de6c4aa782f58de",
-        "hi": "ea45ba8ae4513d1533b222bebdc02a90bc319c055d3aeea68584a053d2e92872",
-        "ru": "7f4dff853538b9a5fcc28c070b8bb983a5c5d190ac747b8e005a1ada9cab18f1",
-        "th": "c3a041864c3a9fb0b4dd91cfdf99cf36b411b3e704c58a303c97bc6dc786cfe4",
-        "tr": "f3e8c13002bbce154a4578f535f7533cb70f3da08840e6b62735935baec7bd94",
-        "vi": "e35926bf5cc6fc6ecbdfca49467aabeb454f08d152d7818143a906bd31dde995",
-        "zh": "80c2cde7b9c2fb134c303cbb52f2ba396ead9eb0014aec43993543d2ba9e93ed",
-    }),
-    "mlqa-r": _lareqa("mlqa-r", _MLQA_COMMIT, {
-        "ar": "2132fbc03208535c0fe01f2e2c5121d06f9c2aa799af93b0a719dbc105bdf137",
-        "de": "ce9454dc5aa6f2d85c23cd6e49cb367fbb7c4c6e62d7f71e355c6b5dae4d0886",
-        "en": "fedd9a5cc0848dda80caf84aa36f482adaae230526a3f6e9e86926a93ef3b1e4",
-        "es": "70ecba276b8c96a692b120693a595d076ce94ad21d4b28311538a9fcbfe0f9d7",
-        "hi": "4dd0fb3c06f737a5481d705bc1dcac7876712a5815c9265908fbb3a0696cb654",
-        "vi": "9d3baff6ba03e6793b25594217265ea59a136b9733833dca8a9582a84a78ff85",
-        "zh": "57f01d2fff50cf3392805635b01445339f225ad5bf28ba8443b12f8dbd1e69dc",
-    }),
+    "xquad-r": _lareqa(
+        "xquad-r",
+        _XQUAD_COMMIT,
+        {
+            "ar": "c52922d3b8ac1ae03ed5ac38647ad59870dca3dda2beefe18ecdc30729acb69d",
+            "de": "16fb0f4bf4916154b585a20c24c66074591c9718a1affe764ff4697572328949",
+            "el": "163fd43ee785a30eb534ae2061e9eaa766a7ee4e8ffce5e4b422480c150f64b6",
+            "en": "7b0954f39297c27a31fef610f0883337dd2907fa8699151dc922afdd0fa12ffe",
+            "es": "f8e836b2d91009c4363e04315f7ede363eedbbb49c67dda60de6c4aa782f58de",
+            "hi": "ea45ba8ae4513d1533b222bebdc02a90bc319c055d3aeea68584a053d2e92872",
+            "ru": "7f4dff853538b9a5fcc28c070b8bb983a5c5d190ac747b8e005a1ada9cab18f1",
+            "th": "c3a041864c3a9fb0b4dd91cfdf99cf36b411b3e704c58a303c97bc6dc786cfe4",
+            "tr": "f3e8c13002bbce154a4578f535f7533cb70f3da08840e6b62735935baec7bd94",
+            "vi": "e35926bf5cc6fc6ecbdfca49467aabeb454f08d152d7818143a906bd31dde995",
+            "zh": "80c2cde7b9c2fb134c303cbb52f2ba396ead9eb0014aec43993543d2ba9e93ed",
+        },
+    ),
+    "mlqa-r": _lareqa(
+        "mlqa-r",
+        _MLQA_COMMIT,
+        {
+            "ar": "2132fbc03208535c0fe01f2e2c5121d06f9c2aa799af93b0a719dbc105bdf137",
+            "de": "ce9454dc5aa6f2d85c23cd6e49cb367fbb7c4c6e62d7f71e355c6b5dae4d0886",
+            "en": "fedd9a5cc0848dda80caf84aa36f482adaae230526a3f6e9e86926a93ef3b1e4",
+            "es": "70ecba276b8c96a692b120693a595d076ce94ad21d4b28311538a9fcbfe0f9d7",
+            "hi": "4dd0fb3c06f737a5481d705bc1dcac7876712a5815c9265908fbb3a0696cb654",
+            "vi": "9d3baff6ba03e6793b25594217265ea59a136b9733833dca8a9582a84a78ff85",
+            "zh": "57f01d2fff50cf3392805635b01445339f225ad5bf28ba8443b12f8dbd1e69dc",
+        },
+    ),
 }
 
 # TyDi QA GoldP v1.1 per language: a split of the official files (google-research-datasets/tydiqa)
@@ -95,13 +107,19 @@ _TYDI_SHA256 = {
     "train/swahili": "dfeedb0903de73e3cca9294358dd399dcc4d642805a72871a364814ba1dcb27d",
 }
 DATASETS["tydiqa-goldp"] = [
-    RemoteFile(f"tydiqa-goldp/{key}_tydiqa_{key.split('/')[0]}.json",
-               f"{_TYDI}/language_data/{key.split('/')[1]}/{key.split('/')[1]}_tydiqa_{key.split('/')[0]}.json", sha)
-    for key, sha in _TYDI_SHA256.items()]
+    RemoteFile(
+        f"tydiqa-goldp/{key}_tydiqa_{key.split('/')[0]}.json",
+        f"{_TYDI}/language_data/{key.split('/')[1]}/{key.split('/')[1]}_tydiqa_{key.split('/')[0]}.json",
+        sha,
+    )
+    for key, sha in _TYDI_SHA256.items()
+]
 
 from hybrid_retrieval.data.miracl_checksums import MIRACL_ORIGIN, MIRACL_SHA256  # noqa: E402  (pure data)
 
-DATASETS["miracl"] = [RemoteFile(rel, f"{MIRACL_ORIGIN}/{rel.split('/', 1)[1]}", sha) for rel, sha in MIRACL_SHA256.items()]
+DATASETS["miracl"] = [
+    RemoteFile(rel, f"{MIRACL_ORIGIN}/{rel.split('/', 1)[1]}", sha) for rel, sha in MIRACL_SHA256.items()
+]
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -112,7 +130,7 @@ class ChecksumMismatchError(OSError):
     """A downloaded file is not the pinned one; nothing of it is kept."""
 
 
-_policy: str | None = None       # set per job from paths.download (set_policy); None: env var, else auto
+_policy: str | None = None  # set per job from paths.download (set_policy); None: env var, else auto
 _unreachable: str | None = None  # the first network failure of this process: later files fail at once
 
 
@@ -195,7 +213,7 @@ def _download_checked(remote: RemoteFile, dest: Path) -> None:
         raise OSError(f"cannot reach {remote.url}: {_unreachable} (network failed earlier in this process)")
     try:
         response = urllib.request.urlopen(remote.url, timeout=TIMEOUT_S)
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as err:
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as err:
         reason = getattr(err, "reason", err)
         if not isinstance(err, urllib.error.HTTPError):
             _unreachable = str(reason)
@@ -212,7 +230,8 @@ def _download_checked(remote: RemoteFile, dest: Path) -> None:
             raise ChecksumMismatchError(
                 f"{remote.relpath}: the file downloaded from {remote.url} has sha256 {digest.hexdigest()}, "
                 f"not the pinned {remote.sha256}; nothing was kept. The transfer was corrupted or the origin "
-                f"changed: retry, or provide a verified copy under the data root ({ENV_VAR} or paths.data_dir)")
+                f"changed: retry, or provide a verified copy under the data root ({ENV_VAR} or paths.data_dir)"
+            )
         out.flush()
         os.fsync(out.fileno())
 

@@ -20,6 +20,7 @@ then one line per (item, query language, passage language):
 ``{"item", "query_lang", "lang", "negatives": [passage ids, by rank], "ranks": [1-based ranks]}``.
 Passage ids are the training corpus's own, so a file mined from other data fails when training starts.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,11 @@ def _shape_ok(value: Any) -> bool:
 
 
 # data.hard_negatives; the config schema points at it
-HARD_NEGATIVES = Valid(_shape_ok, ">= 0 (that many other sentences of the answer's paragraph per pair) or a node "
-                                  "{source: none|paragraph|file, n: >= 0, path: mined JSONL, translated: bool}")
+HARD_NEGATIVES = Valid(
+    _shape_ok,
+    ">= 0 (that many other sentences of the answer's paragraph per pair) or a node "
+    "{source: none|paragraph|file, n: >= 0, path: mined JSONL, translated: bool}",
+)
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,13 @@ def check_config(value: Any, key: str = "data.hard_negatives") -> None:
     """Before anything loads: the node's values, and that a mined file exists."""
     spec = spec_from(value, key)
     if spec.source == "file" and spec.n and not Path(spec.path).expanduser().is_file():
-        raise FileNotFoundError(f"{key}.path={spec.path}: no such file; mine it first: "
-                                f"{MINE_COMMAND.replace('PATH', spec.path)}")
+        raise FileNotFoundError(
+            f"{key}.path={spec.path}: no such file; mine it first: {MINE_COMMAND.replace('PATH', spec.path)}"
+        )
 
 
 # --- the mined file ----------------------------------------------------------------------------
+
 
 def read_mined(path: str | Path) -> tuple[dict, dict[tuple[str, str, str], tuple[str, ...]]]:
     """(meta, {(item, query language, passage language): negative passage ids by rank}) of a mined file."""
@@ -110,8 +116,10 @@ def read_mined(path: str | Path) -> tuple[dict, dict[tuple[str, str, str], tuple
                 key = (str(record["item"]), str(record["query_lang"]), str(record["lang"]))
                 lines[key] = tuple(str(p) for p in record["negatives"])
             except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f"{path}:{number}: not a mined-negatives line ({err}); expected "
-                                 f'{{"item", "query_lang", "lang", "negatives": [...]}}') from None
+                raise ValueError(
+                    f"{path}:{number}: not a mined-negatives line ({err}); expected "
+                    f'{{"item", "query_lang", "lang", "negatives": [...]}}'
+                ) from None
     return meta, lines
 
 
@@ -156,8 +164,10 @@ class NegativePicker:
     def _load(self, path: Path) -> None:
         corpus = self.corpus
         if not path.is_file():
-            raise FileNotFoundError(f"data.hard_negatives.path={path}: no such file; mine it first: "
-                                    f"{MINE_COMMAND.replace('PATH', str(path))}")
+            raise FileNotFoundError(
+                f"data.hard_negatives.path={path}: no such file; mine it first: "
+                f"{MINE_COMMAND.replace('PATH', str(path))}"
+            )
         _, lines = read_mined(path)
         items = {item: i for i, item in enumerate(corpus.items)}
         langs = {lang: j for j, lang in enumerate(corpus.languages)}
@@ -168,17 +178,24 @@ class NegativePicker:
             table = tables[langs[lang]]
             missing = [pid for pid in pids if pid not in table]
             if missing:
-                raise ValueError(f"data.hard_negatives.path={path}: line of item {item!r} ({q_lang}->{lang}) names "
-                                 f"passage {missing[0]!r}, which is not among the training corpus's {lang} passages; "
-                                 f"the file was mined from other data: mine it again ({MINE_COMMAND})")
+                raise ValueError(
+                    f"data.hard_negatives.path={path}: line of item {item!r} ({q_lang}->{lang}) names "
+                    f"passage {missing[0]!r}, which is not among the training corpus's {lang} passages; "
+                    f"the file was mined from other data: mine it again ({MINE_COMMAND})"
+                )
             self.mined[(items[item], langs[q_lang], langs[lang])] = tuple(table[pid] for pid in pids)
-        uncovered = [(corpus.items[i], corpus.languages[j]) for i, j in zip(*np.nonzero(corpus.available), strict=True)
-                     if (int(i), int(j), int(j)) not in self.mined]
+        uncovered = [
+            (corpus.items[i], corpus.languages[j])
+            for i, j in zip(*np.nonzero(corpus.available), strict=True)
+            if (int(i), int(j), int(j)) not in self.mined
+        ]
         if uncovered:
             item, lang = uncovered[0]
-            raise ValueError(f"data.hard_negatives.path={path}: no mined negatives for {len(uncovered)} training "
-                             f"pair(s), e.g. item {item!r} in {lang!r}; mine the same data.languages and corpus "
-                             f"({MINE_COMMAND})")
+            raise ValueError(
+                f"data.hard_negatives.path={path}: no mined negatives for {len(uncovered)} training "
+                f"pair(s), e.g. item {item!r} in {lang!r}; mine the same data.languages and corpus "
+                f"({MINE_COMMAND})"
+            )
 
     def pick(self, item: int, q_lang: int, p_lang: int) -> list[tuple[Passage, int]]:
         spec = self.spec
@@ -196,8 +213,11 @@ class NegativePicker:
             pool = self.mined.get((item, q_lang, p_lang)) or self.mined[(item, p_lang, p_lang)]
         found = [(p, p_lang) for p in pool]
         if spec.translated and q_lang != p_lang:
-            found = [(self._translations[p.pid][q_lang], q_lang) for p, _ in found
-                     if q_lang in self._translations.get(p.pid, {})]
+            found = [
+                (self._translations[p.pid][q_lang], q_lang)
+                for p, _ in found
+                if q_lang in self._translations.get(p.pid, {})
+            ]
         if spec.n < len(found):
             pick = np.random.default_rng([self.seed, item, q_lang, p_lang]).choice(len(found), spec.n, replace=False)
             found = [found[i] for i in sorted(pick)]

@@ -15,6 +15,7 @@ A :class:`Lexicon` maps (source language, target language) to {word: translation
   result is cached on disk under a hash of the text and settings, so the jobs of a
   sweep share it like the token cache.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,15 +26,16 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from filelock import FileLock
 
-from hybrid_retrieval.files import cache_root, write_atomically
-from hybrid_retrieval.data.words import words
 from hybrid_retrieval.data.formats.passages import iter_columns
+from hybrid_retrieval.data.words import words
+from hybrid_retrieval.files import cache_root, write_atomically
 
 log = logging.getLogger(__name__)
 PairKey = tuple[str, str]
@@ -56,7 +58,7 @@ class Lexicon:
         return json.dumps({f"{s}-{t}": table for (s, t), table in sorted(self.entries.items())}, ensure_ascii=False)
 
     @classmethod
-    def from_json(cls, text: str) -> "Lexicon":
+    def from_json(cls, text: str) -> Lexicon:
         return cls({tuple(k.split("-", 1)): v for k, v in json.loads(text).items()})
 
 
@@ -75,7 +77,9 @@ class MuseLexicon:
         self.files = dict(files)
         for key in self.files:
             if len(key.split("-")) != 2:
-                raise ValueError(f"data.lexicon.files: key {key!r} must read '<source lang>-<target lang>', e.g. 'en-de'")
+                raise ValueError(
+                    f"data.lexicon.files: key {key!r} must read '<source lang>-<target lang>', e.g. 'en-de'"
+                )
 
     def load(self, corpus: Any = None) -> Lexicon:
         entries = {}
@@ -98,8 +102,10 @@ def _local_copy(where: str) -> Path:
             with urllib.request.urlopen(where, timeout=60) as resp:
                 data = resp.read()
         except OSError as err:
-            raise FileNotFoundError(f"could not download lexicon {where} ({err}); without network, download it "
-                                    f"elsewhere and give its local path instead") from None
+            raise FileNotFoundError(
+                f"could not download lexicon {where} ({err}); without network, download it "
+                f"elsewhere and give its local path instead"
+            ) from None
         write_atomically(dest, data.decode("utf-8"))
     return dest
 
@@ -114,8 +120,9 @@ class InducedLexicon:
         cache_dir: default ``<cache>/lexicons``.
     """
 
-    def __init__(self, min_count: int = 2, pairs: list[str] | None = None, cache_dir: str | None = None,
-                 n_samplers: int = 2):
+    def __init__(
+        self, min_count: int = 2, pairs: list[str] | None = None, cache_dir: str | None = None, n_samplers: int = 2
+    ):
         self.min_count, self.pairs, self.cache_dir, self.n_samplers = int(min_count), pairs, cache_dir, int(n_samplers)
         self.seconds = 0.0  # time the last load() spent inducing (0 when it came from the cache)
 
@@ -145,7 +152,7 @@ class InducedLexicon:
         if self.pairs is not None:
             return [tuple(p.split("-")) for p in self.pairs]
         langs = list(corpus.languages)
-        return [(a, b) for i, a in enumerate(langs) for b in langs[i + 1:]]
+        return [(a, b) for i, a in enumerate(langs) for b in langs[i + 1 :]]
 
 
 def parallel_sentences(corpus: Any, pairs: list[PairKey]) -> dict[PairKey, list[tuple[str, str]]]:
@@ -165,7 +172,9 @@ def parallel_sentences(corpus: Any, pairs: list[PairKey]) -> dict[PairKey, list[
     return out
 
 
-def induce_pair(sents: list[tuple[str, str]], min_count: int = 2, n_samplers: int = 2) -> tuple[dict[str, str], dict[str, str]]:
+def induce_pair(
+    sents: list[tuple[str, str]], min_count: int = 2, n_samplers: int = 2
+) -> tuple[dict[str, str], dict[str, str]]:
     """Align (a, b) sentence pairs with eflomal; return the a->b and b->a word tables."""
     import eflomal
 
@@ -173,8 +182,9 @@ def induce_pair(sents: list[tuple[str, str]], min_count: int = 2, n_samplers: in
     tgt = [" ".join(words(b)) or "." for _, b in sents]
     with tempfile.TemporaryDirectory() as tmp:
         fwd, rev = Path(tmp) / "fwd", Path(tmp) / "rev"
-        eflomal.Aligner(n_samplers=n_samplers).align(src, tgt, links_filename_fwd=str(fwd), links_filename_rev=str(rev),
-                                                     quiet=True)
+        eflomal.Aligner(n_samplers=n_samplers).align(
+            src, tgt, links_filename_fwd=str(fwd), links_filename_rev=str(rev), quiet=True
+        )
         links_f, links_r = fwd.read_text().splitlines(), rev.read_text().splitlines()
     counts: Counter[tuple[str, str]] = Counter()
     for s, t, lf, lr in zip(src, tgt, links_f, links_r):

@@ -14,6 +14,7 @@ All of it under a lock per language, so the jobs of a sweep that start together 
 others wait. The origin is ``$HF_ENDPOINT`` (default https://huggingface.co) or the benchmark's
 ``hub_endpoint`` key, which is how the tests serve generated shards from 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,9 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from filelock import FileLock
 
@@ -63,9 +64,9 @@ def read_manifest(folder: Path) -> dict | None:
 
 @dataclass(frozen=True)
 class Shard:
-    name: str      # docs-<n>.jsonl.gz
+    name: str  # docs-<n>.jsonl.gz
     size: int
-    sha256: str    # of the file's content, as the hub's LFS metadata reports it
+    sha256: str  # of the file's content, as the hub's LFS metadata reports it
     url: str
 
     @property
@@ -73,8 +74,9 @@ class Shard:
         return self.name.split(".", 1)[0] + ".parquet"
 
 
-def list_shards(lang: str, repo: str = HUB_REPO, revision: str = REVISION, hub_endpoint: str | None = None,
-                timeout_s: float = 15.0) -> list[Shard]:
+def list_shards(
+    lang: str, repo: str = HUB_REPO, revision: str = REVISION, hub_endpoint: str | None = None, timeout_s: float = 15.0
+) -> list[Shard]:
     """The language's shards at ``revision``, from the hub's tree API (size and LFS sha256 of each file)."""
     base, folder = endpoint(hub_endpoint), HUB_CORPUS_FOLDER.format(lang=lang)
     url = f"{base}/api/datasets/{repo}/tree/{revision}/{folder}"
@@ -92,15 +94,22 @@ def list_shards(lang: str, repo: str = HUB_REPO, revision: str = REVISION, hub_e
         if not lfs.get("oid"):
             raise OSError(f"{url}: {path} has no LFS sha256 in the hub's metadata; it cannot be verified")
         quoted = urllib.parse.quote(path)
-        shards.append(Shard(Path(path).name, int(lfs.get("size", entry.get("size"))), lfs["oid"],
-                            f"{base}/datasets/{repo}/resolve/{revision}/{quoted}"))
+        shards.append(
+            Shard(
+                Path(path).name,
+                int(lfs.get("size", entry.get("size"))),
+                lfs["oid"],
+                f"{base}/datasets/{repo}/resolve/{revision}/{quoted}",
+            )
+        )
     if not shards:
         raise OSError(f"{url}: no {folder}/*.jsonl.gz at revision {revision}")
     return sorted(shards, key=lambda s: natural_key(Path(s.name)))
 
 
-def ensure_corpus(root: str | Path, lang: str, repo: str = HUB_REPO, revision: str = REVISION,
-                  hub_endpoint: str | None = None) -> Path:
+def ensure_corpus(
+    root: str | Path, lang: str, repo: str = HUB_REPO, revision: str = REVISION, hub_endpoint: str | None = None
+) -> Path:
     """``<root>/miracl/corpus/<lang>/``, fetched first if not complete (once per machine, under a lock)."""
     dest = corpus_dir(root, lang)
     if read_manifest(dest) is not None:
@@ -115,18 +124,37 @@ def ensure_corpus(root: str | Path, lang: str, repo: str = HUB_REPO, revision: s
         free = shutil.disk_usage(dest).free
         if need > free:
             raise OSError(f"MIRACL corpus {lang}: {need / 1e9:.1f} GB needed in {dest}, {free / 1e9:.1f} GB free")
-        log.info("MIRACL corpus %s: %d shards (%.1f MB) from %s@%s, %d already here", lang, len(shards),
-                 sum(s.size for s in shards) / 1e6, repo, revision[:12], len(shards) - len(todo))
+        log.info(
+            "MIRACL corpus %s: %d shards (%.1f MB) from %s@%s, %d already here",
+            lang,
+            len(shards),
+            sum(s.size for s in shards) / 1e6,
+            repo,
+            revision[:12],
+            len(shards) - len(todo),
+        )
         records = []
         for i, shard in enumerate(shards, 1):
             if shard in todo:
                 _fetch_shard(shard, dest, f"miracl/corpus/{lang}/{shard.name}")
             n = _rows(dest / shard.parquet)
             log.info("MIRACL corpus %s: shard %d/%d %s verified, %d passages", lang, i, len(shards), shard.name, n)
-            records.append({"name": shard.name, "size": shard.size, "sha256": shard.sha256,
-                            "parquet": shard.parquet, "passages": n})
-        manifest = {"repo": repo, "revision": revision, "lang": lang, "shards": records,
-                    "passages": sum(r["passages"] for r in records)}
+            records.append(
+                {
+                    "name": shard.name,
+                    "size": shard.size,
+                    "sha256": shard.sha256,
+                    "parquet": shard.parquet,
+                    "passages": n,
+                }
+            )
+        manifest = {
+            "repo": repo,
+            "revision": revision,
+            "lang": lang,
+            "shards": records,
+            "passages": sum(r["passages"] for r in records),
+        }
         write_atomically(dest / MANIFEST, json.dumps(manifest, indent=1))
     return dest
 
@@ -180,13 +208,16 @@ class ParquetCorpus:
     identity: str  # sha256 of the pinned shards it was made from: what its embeddings are keyed by
 
     @classmethod
-    def from_dir(cls, folder: Path) -> "ParquetCorpus":
+    def from_dir(cls, folder: Path) -> ParquetCorpus:
         manifest = read_manifest(folder)
         if manifest is None:
             raise FileNotFoundError(f"{folder}: no complete MIRACL corpus (no {MANIFEST})")
         ident = hashlib.sha256(json.dumps([(s["name"], s["sha256"]) for s in manifest["shards"]]).encode())
-        return cls(tuple(folder / s["parquet"] for s in manifest["shards"]),
-                   f"{folder} ({manifest['repo']}@{manifest['revision'][:12]})", ident.hexdigest())
+        return cls(
+            tuple(folder / s["parquet"] for s in manifest["shards"]),
+            f"{folder} ({manifest['repo']}@{manifest['revision'][:12]})",
+            ident.hexdigest(),
+        )
 
     def __len__(self) -> int:
         return sum(_rows(f) for f in self.files)

@@ -6,9 +6,10 @@ knows the language-sampling temperature.  :class:`EpochDraw` is one epoch's rand
 generator plus the per-pool shuffled streams that make items come back only after
 their pool is used up; the sampler makes a fresh one for every ``plan(epoch)``.
 """
+
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -30,8 +31,12 @@ class LanguagePools:
         self.counts = self.available.sum(axis=0)
         self.n_languages = self.available.shape[1]
         self.mono_languages = [j for j, c in enumerate(self.counts) if c >= global_size]
-        self.pairs = [(a, b) for a in range(self.n_languages) for b in range(self.n_languages)
-                      if a != b and self.shared_count(a, b) >= global_size]
+        self.pairs = [
+            (a, b)
+            for a in range(self.n_languages)
+            for b in range(self.n_languages)
+            if a != b and self.shared_count(a, b) >= global_size
+        ]
         self.multi_items = np.flatnonzero(self.available.sum(axis=1) >= 2)
         self._items: dict[int, np.ndarray] = {}
 

@@ -15,11 +15,13 @@ twice across the global batch.
 A sample is ``Sample(item, query_lang, passage_lang, kind)``: indices into a
 :class:`~hybrid_retrieval.data.corpus.ParallelCorpus` and the kind's name.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from torch.utils.data import Sampler
@@ -53,8 +55,10 @@ class BatchPlan:
 def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
     """Each kind's share; a null share is what the others leave. Shares must be in [0, 1] and sum to 1."""
     if not kinds:
-        raise ValueError("data.batch_kinds: empty; a recipe (recipe=hybrid, xx, xy, multilingual, code_switched or "
-                         "your own in conf/recipe/) names the batch kinds training draws from")
+        raise ValueError(
+            "data.batch_kinds: empty; a recipe (recipe=hybrid, xx, xy, multilingual, code_switched or "
+            "your own in conf/recipe/) names the batch kinds training draws from"
+        )
     open_ = [name for name, kind in kinds.items() if kind.share is None]
     if len(open_) > 1:
         raise ValueError(f"data.batch_kinds: {open_} all have share null; at most one kind may take the rest")
@@ -67,11 +71,15 @@ def resolve_shares(kinds: Mapping[str, BatchKind]) -> dict[str, float]:
     given = sum(shares.values())
     if open_:
         if given > 1 + 1e-9:
-            raise ValueError(f"data.batch_kinds: shares {shares} sum to {given:g} > 1, leaving nothing for {open_[0]!r}")
+            raise ValueError(
+                f"data.batch_kinds: shares {shares} sum to {given:g} > 1, leaving nothing for {open_[0]!r}"
+            )
         shares[open_[0]] = max(0.0, 1.0 - given)
     elif not math.isclose(given, 1.0, abs_tol=1e-6):
-        raise ValueError(f"data.batch_kinds: shares {shares} sum to {given:g}; they must sum to 1 "
-                         f"(or give one kind share null to take the rest)")
+        raise ValueError(
+            f"data.batch_kinds: shares {shares} sum to {given:g}; they must sum to 1 "
+            f"(or give one kind share null to take the rest)"
+        )
     return {name: shares[name] for name in kinds}  # in the recipe's order
 
 
@@ -90,9 +98,18 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         language_alpha: language temperature of the kinds (n**alpha; 0 uniform, 1 by data).
     """
 
-    def __init__(self, available: np.ndarray, batch_size: int, batch_kinds: Mapping[str, BatchKind],
-                 schedule: str = "exact", seed: int = 0, num_replicas: int = 1, rank: int = 0,
-                 num_batches: int | None = None, language_alpha: float = 0.0):
+    def __init__(
+        self,
+        available: np.ndarray,
+        batch_size: int,
+        batch_kinds: Mapping[str, BatchKind],
+        schedule: str = "exact",
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        num_batches: int | None = None,
+        language_alpha: float = 0.0,
+    ):
         super().__init__()
         SCHEDULE.require("data.schedule", schedule)
         BATCH_SIZE.require("data.batch_size", batch_size)
@@ -108,8 +125,10 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         n_items = self.pools.available.shape[0]
         self.num_batches = num_batches if num_batches is not None else n_items // self.global_size
         if self.num_batches < 1:
-            raise ValueError(f"{n_items} training items are fewer than one global batch "
-                             f"(data.batch_size={batch_size} x {num_replicas} ranks)")
+            raise ValueError(
+                f"{n_items} training items are fewer than one global batch "
+                f"(data.batch_size={batch_size} x {num_replicas} ranks)"
+            )
         self.kinds = {name: kinds[name] for name, share in shares.items() if share > 0}
         self.shares = np.array([shares[name] for name in self.kinds])
         self.kind_names = list(self.kinds)
@@ -124,7 +143,7 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         self.epoch = int(epoch)
 
     @property
-    def sampler(self) -> "HybridBatchSampler":
+    def sampler(self) -> HybridBatchSampler:
         """Lightning calls ``set_epoch`` on ``batch_sampler.sampler`` (torch's BatchSampler layout), not on us."""
         return self
 
@@ -162,5 +181,5 @@ class HybridBatchSampler(Sampler[list[Sample]]):
         lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
         epoch, done = self._resume_at
         self._resume_at = (None, 0)  # skip once: later passes over this epoch start at its beginning
-        for plan in self.plan()[done if epoch == self.epoch else 0:]:
+        for plan in self.plan()[done if epoch == self.epoch else 0 :]:
             yield list(plan.samples[lo:hi])

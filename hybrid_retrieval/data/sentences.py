@@ -6,6 +6,7 @@ punctuation; the spans are what tie an answer offset to its sentence.  Used
 by TyDi GoldP evaluation (sentence candidates) and training (answer sentence
 as positive), so both cut text the same way.
 """
+
 from __future__ import annotations
 
 

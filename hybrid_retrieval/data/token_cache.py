@@ -4,12 +4,14 @@ All jobs of a sweep train on the same corpus with the same tokenizer, so they
 share one cache file (keyed by tokenizer, prefix, max length and the texts
 themselves); a job then pads ready ids instead of re-tokenising every batch.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,11 +47,18 @@ class TokenCache:
 
     def get(self, text: str) -> np.ndarray | None:
         i = self._index.get(text)
-        return None if i is None else self._flat[self._offsets[i]: self._offsets[i + 1]]
+        return None if i is None else self._flat[self._offsets[i] : self._offsets[i + 1]]
 
     @classmethod
-    def build(cls, tokenizer: Any, texts: Sequence[str], prefix: str, max_length: int,
-              cache_dir: str | Path | None = None, chunk: int = 4096) -> "TokenCache":
+    def build(
+        cls,
+        tokenizer: Any,
+        texts: Sequence[str],
+        prefix: str,
+        max_length: int,
+        cache_dir: str | Path | None = None,
+        chunk: int = 4096,
+    ) -> TokenCache:
         texts = list(dict.fromkeys(texts))
         key = hashlib.sha256()
         for part in (tokenizer_fingerprint(tokenizer), prefix, str(max_length), *texts):
@@ -60,8 +69,13 @@ class TokenCache:
                 return cls(texts, stored["flat"], stored["offsets"])
         ids: list[list[int]] = []
         for lo in range(0, len(texts), chunk):
-            ids += tokenizer([prefix + t for t in texts[lo: lo + chunk]], truncation=True, max_length=max_length,
-                             padding=False, return_attention_mask=False)["input_ids"]
+            ids += tokenizer(
+                [prefix + t for t in texts[lo : lo + chunk]],
+                truncation=True,
+                max_length=max_length,
+                padding=False,
+                return_attention_mask=False,
+            )["input_ids"]
         offsets = np.zeros(len(ids) + 1, dtype=np.int64)
         np.cumsum([len(x) for x in ids], out=offsets[1:])
         flat = np.fromiter((t for x in ids for t in x), dtype=np.int32, count=int(offsets[-1]))

@@ -13,14 +13,15 @@ handled as documented in docs/recipes.md:
 
 Lexicon look-ups use the casefolded word.
 """
+
 from __future__ import annotations
 
 import regex
 
 _CHAR_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}"
 WORD = regex.compile(
-    rf"[{_CHAR_SCRIPTS}]"                                # one character per word
-    r"|\p{Thai}+"                                        # unsegmented Thai run
+    rf"[{_CHAR_SCRIPTS}]"  # one character per word
+    r"|\p{Thai}+"  # unsegmented Thai run
     rf"|(?:(?![{_CHAR_SCRIPTS}\p{{Thai}}])[\p{{L}}\p{{M}}\p{{N}}])+"  # any other word
 )
 NO_SPACE_LANGUAGES = ("zh", "ja", "th")

@@ -15,18 +15,21 @@
   answers, e.g. TyDi's pooled setting); compare it with the query language's
   share of the pool.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def full_ranks(queries: np.ndarray, corpus: np.ndarray, targets: list[np.ndarray], chunk_size: int = 1024) -> list[np.ndarray]:
+def full_ranks(
+    queries: np.ndarray, corpus: np.ndarray, targets: list[np.ndarray], chunk_size: int = 1024
+) -> list[np.ndarray]:
     """1-based rank of each target document in the full score ordering (1 + number scoring strictly higher)."""
     out: list[np.ndarray] = []
     corpus = np.ascontiguousarray(corpus, dtype=np.float32)
     for lo in range(0, len(queries), chunk_size):
-        scores = queries[lo: lo + chunk_size].astype(np.float32) @ corpus.T
-        for row, tgt in zip(scores, targets[lo: lo + chunk_size]):
+        scores = queries[lo : lo + chunk_size].astype(np.float32) @ corpus.T
+        for row, tgt in zip(scores, targets[lo : lo + chunk_size]):
             out.append(1 + (row[None, :] > row[tgt][:, None]).sum(axis=1))
     return out
 
@@ -47,6 +50,7 @@ def lang_pref(ranks: list[np.ndarray], target_langs: list[np.ndarray], query_lan
 
 
 def query_lang_share(ranked_langs: np.ndarray, query_lang: str, k: int = 10) -> np.ndarray:
-    """Share of each query's top ``k`` candidates in ``query_lang`` (``ranked_langs``: query x rank, None past the list)."""
+    """Share of each query's top ``k`` candidates in ``query_lang`` (``ranked_langs``: query x rank, None past
+    the list)."""
     top = ranked_langs[:, :k]
     return (top == query_lang).sum(axis=1) / k

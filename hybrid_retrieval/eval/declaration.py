@@ -7,11 +7,13 @@ its queries are parallel, precision (:meth:`Protocol.declaration`).  The job's
 headline line, ``optimized_metric`` and the sweep report read this file, so a
 new benchmark is known to all of them through its reader and its config alone.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from hybrid_retrieval.eval.protocol import Protocol
 from hybrid_retrieval.files import write_atomically

@@ -13,6 +13,7 @@ when every shard is there; ``encoded.log``, one line per shard this store ever e
 tests read: a shard encoded twice would show twice).  Everything under a lock, so two jobs of a sweep
 with the same model do not encode the same corpus side by side.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,7 +63,7 @@ class ShardedStore(StoredRows):
     ids: np.ndarray = field(default_factory=lambda: np.empty(0, dtype="S1"))
     encode_s: float = 0.0
     encoded_shards: int = 0  # shards this call encoded (0: all were there)
-    new_passages: int = 0    # passages and real tokens this call encoded (the device's measured rate)
+    new_passages: int = 0  # passages and real tokens this call encoded (the device's measured rate)
     new_tokens: int = 0
     new_token_squares: int = 0
 
@@ -82,8 +83,15 @@ def done_shards(folder: Path) -> int:
     return i
 
 
-def encode_sharded(encoder, source, folder: str | Path, dtype: str = "float32", shard_rows: int = 16384,
-                   desc: str = "corpus", info: dict | None = None) -> ShardedStore:
+def encode_sharded(
+    encoder,
+    source,
+    folder: str | Path,
+    dtype: str = "float32",
+    shard_rows: int = 16384,
+    desc: str = "corpus",
+    info: dict | None = None,
+) -> ShardedStore:
     """The store in ``folder``: read if complete, else encoded from its first unfinished shard on."""
     if dtype not in DTYPES:
         raise ValueError(f"eval.embedding_dtype={dtype!r}: valid values are {sorted(DTYPES)}")
@@ -120,18 +128,35 @@ def encode_sharded(encoder, source, folder: str | Path, dtype: str = "float32", 
             n_new += len(ids)
             if time.perf_counter() - t_log > 30:
                 t_log = time.perf_counter()
-                log.info("%s: shard %d written, %d passages encoded now (%.0f/s)", desc, i, n_new,
-                         n_new / (t_log - t0))
+                log.info("%s: shard %d written, %d passages encoded now (%.0f/s)", desc, i, n_new, n_new / (t_log - t0))
         encode_s = time.perf_counter() - t0
         if done_shards(folder) == 0:
             raise ValueError(f"{desc}: the corpus is empty")
         store = _open(folder, done_shards(folder) - start, encode_s)
         store.new_passages, store.new_tokens, store.new_token_squares = n_new, tokens, squares
-        write_atomically(folder / META, json.dumps({"dim": store.dim, "dtype": dtype, "n": store.n,
-                                                    "shards": len(store.files), "shard_rows": shard_rows,
-                                                    **(info or {})}, indent=1))
-        log.info("%s: %d passages in %d shard(s) at %s (%d encoded now in %.1f s)", desc, store.n,
-                 len(store.files), folder, n_new, encode_s)
+        write_atomically(
+            folder / META,
+            json.dumps(
+                {
+                    "dim": store.dim,
+                    "dtype": dtype,
+                    "n": store.n,
+                    "shards": len(store.files),
+                    "shard_rows": shard_rows,
+                    **(info or {}),
+                },
+                indent=1,
+            ),
+        )
+        log.info(
+            "%s: %d passages in %d shard(s) at %s (%d encoded now in %.1f s)",
+            desc,
+            store.n,
+            len(store.files),
+            folder,
+            n_new,
+            encode_s,
+        )
         return store
 
 
@@ -142,8 +167,9 @@ def _open(folder: Path, encoded_shards: int, encode_s: float) -> ShardedStore:
     sizes = [len(x) for x in ids]
     dim = _shard(folder, 0)[1].stat().st_size // (sizes[0] * np.dtype(DTYPES[dtype]).itemsize)
     all_ids = np.concatenate(ids) if len(ids) > 1 else ids[0]
-    return ShardedStore(folder, int(dim), dtype, [_shard(folder, i)[1] for i in range(count)], sizes, all_ids,
-                        encode_s, encoded_shards)
+    return ShardedStore(
+        folder, int(dim), dtype, [_shard(folder, i)[1] for i in range(count)], sizes, all_ids, encode_s, encoded_shards
+    )
 
 
 def remove(folder: Path) -> None:

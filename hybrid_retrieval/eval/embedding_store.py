@@ -7,13 +7,14 @@ to halve it), and searches read the file back in bounded chunks.  Reads go
 through an explicit buffer rather than a long-lived memory map so that pages
 already searched do not stay resident.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class StoredRows:
                 left = size
                 while left:
                     take = min(rows - fill, left)
-                    view = buf[fill: fill + take]
+                    view = buf[fill : fill + take]
                     if fh.readinto(memoryview(view).cast("B")) != view.nbytes:
                         raise OSError(f"{path}: truncated embedding file (expected {size} rows of {self.dim})")
                     fill, left = fill + take, left - take
@@ -91,8 +92,13 @@ class EmbeddingStore(StoredRows):
         return [(Path(self.path), self.n)]
 
 
-def encode_to_store(encoder, batches: Iterable[tuple[list[str], list[str]]], path: str | Path,
-                    dtype: str = "float32", desc: str = "corpus") -> EmbeddingStore:
+def encode_to_store(
+    encoder,
+    batches: Iterable[tuple[list[str], list[str]]],
+    path: str | Path,
+    dtype: str = "float32",
+    desc: str = "corpus",
+) -> EmbeddingStore:
     """Encode ``(docids, texts)`` chunks as passages and append them to ``path``."""
     if dtype not in DTYPES:
         raise ValueError(f"eval.embedding_dtype={dtype!r}: valid values are {sorted(DTYPES)}")
@@ -147,30 +153,38 @@ class ArrayStore:
 
     def iter_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         for lo in range(0, self.n, rows):
-            yield lo, self.vectors[lo: lo + rows]
+            yield lo, self.vectors[lo : lo + rows]
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         return self.vectors[np.sort(index)]
 
     @classmethod
-    def concat(cls, parts: list["ArrayStore | EmbeddingStore"]) -> "ArrayStore":
+    def concat(cls, parts: list[ArrayStore | EmbeddingStore]) -> ArrayStore:
         """One pool from several corpora, without encoding anything again."""
         vectors = np.concatenate([p.vectors if isinstance(p, ArrayStore) else p.rows(np.arange(p.n)) for p in parts])
         langs = [p.langs for p in parts]
-        return cls(np.ascontiguousarray(vectors, dtype=np.float32), np.concatenate([p.ids for p in parts]),
-                   np.concatenate(langs) if all(x is not None for x in langs) else None,
-                   sum(p.encode_s for p in parts))
+        return cls(
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate(langs) if all(x is not None for x in langs) else None,
+            sum(p.encode_s for p in parts),
+        )
 
 
-def encode_in_memory(encoder, ids: list[str], texts: list[str], lang: str | None = None,
-                     desc: str = "corpus") -> ArrayStore:
+def encode_in_memory(
+    encoder, ids: list[str], texts: list[str], lang: str | None = None, desc: str = "corpus"
+) -> ArrayStore:
     """Encode a small pool at once (sorted by length inside the encoder)."""
     if not ids:
         raise ValueError(f"{desc}: the corpus is empty")
     t0 = time.perf_counter()
     vectors = np.ascontiguousarray(encoder.encode(texts, "passage", desc=desc), dtype=np.float32)
-    return ArrayStore(vectors, utf8_ids(ids), None if lang is None else np.full(len(ids), lang, dtype=object),
-                      time.perf_counter() - t0)
+    return ArrayStore(
+        vectors,
+        utf8_ids(ids),
+        None if lang is None else np.full(len(ids), lang, dtype=object),
+        time.perf_counter() - t0,
+    )
 
 
 def utf8_ids(ids: Iterable[str]) -> np.ndarray:

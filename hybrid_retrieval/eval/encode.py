@@ -3,14 +3,16 @@
 Sorting by token length before batching means each batch pads only to its own
 longest text, which removes most padding on LAReQA's short sentences.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from hybrid_retrieval.data.collate import pad_ids
 from hybrid_retrieval.precision import resolve_precision
 from hybrid_retrieval.progress import phase
@@ -23,9 +25,19 @@ class TextEncoder:
     Dense layers (model/head.py; its ``dim`` attribute then gives the output size).
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, pool: Callable, query_prefix: str = "query: ",
-                 passage_prefix: str = "passage: ", max_query_length: int = 64, max_passage_length: int = 128,
-                 batch_size: int = 32, precision: str = "32", show_progress: bool = True):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        pool: Callable,
+        query_prefix: str = "query: ",
+        passage_prefix: str = "passage: ",
+        max_query_length: int = 64,
+        max_passage_length: int = 128,
+        batch_size: int = 32,
+        precision: str = "32",
+        show_progress: bool = True,
+    ):
         self.model, self.tokenizer, self.pool = model, tokenizer, pool
         self.prefix = {"query": query_prefix, "passage": passage_prefix}
         self.max_length = {"query": max_query_length, "passage": max_passage_length}
@@ -47,11 +59,12 @@ class TextEncoder:
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision.startswith("bf16"))
         pad = self.tokenizer.pad_token_id or 0
         # a bar on a terminal (unless show_progress=False); off a terminal "encode ...: k/n texts, ETA" lines
-        progress = phase(desc or f"encode {kind}s", total=len(texts), unit="texts",
-                         bar=None if self.show_progress else False)
+        progress = phase(
+            desc or f"encode {kind}s", total=len(texts), unit="texts", bar=None if self.show_progress else False
+        )
         with torch.inference_mode(), autocast, progress:
             for lo in range(0, len(order), self.batch_size):
-                idx = order[lo: lo + self.batch_size]
+                idx = order[lo : lo + self.batch_size]
                 batch = pad_ids([enc[i] for i in idx], pad)
                 ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
                 hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -64,8 +77,13 @@ class TextEncoder:
         """The ids :meth:`encode` feeds the model: each text with its kind's prefix, truncated to its max length."""
         if kind not in self.prefix:
             raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
-        return self.tokenizer([self.prefix[kind] + t for t in texts], truncation=True, max_length=self.max_length[kind],
-                              padding=False, return_attention_mask=False)["input_ids"]
+        return self.tokenizer(
+            [self.prefix[kind] + t for t in texts],
+            truncation=True,
+            max_length=self.max_length[kind],
+            padding=False,
+            return_attention_mask=False,
+        )["input_ids"]
 
     def fingerprint(self) -> str:
         """What decides a passage's vector: weights, model config, tokenizer, pooling, passage prefix, max length,
@@ -76,12 +94,21 @@ class TextEncoder:
             from hybrid_retrieval.data.token_cache import tokenizer_fingerprint
 
             h = hashlib.sha256()
-            config = {k: v for k, v in self.model.config.to_dict().items()
-                      if k not in ("_name_or_path", "transformers_version", "architectures", "torch_dtype", "dtype")}
+            config = {
+                k: v
+                for k, v in self.model.config.to_dict().items()
+                if k not in ("_name_or_path", "transformers_version", "architectures", "torch_dtype", "dtype")
+            }
             pool = getattr(self.pool, "__qualname__", None) or repr(self.pool)
-            for part in (type(self.model).__name__, json.dumps(config, sort_keys=True, default=str),
-                         tokenizer_fingerprint(self.tokenizer), f"{getattr(self.pool, '__module__', '')}.{pool}",
-                         self.prefix["passage"], str(self.max_length["passage"]), self.precision):
+            for part in (
+                type(self.model).__name__,
+                json.dumps(config, sort_keys=True, default=str),
+                tokenizer_fingerprint(self.tokenizer),
+                f"{getattr(self.pool, '__module__', '')}.{pool}",
+                self.prefix["passage"],
+                str(self.max_length["passage"]),
+                self.precision,
+            ):
                 h.update(part.encode("utf-8") + b"\0")
             for name, tensor in self.model.state_dict().items():
                 t = tensor.detach().to("cpu").contiguous()

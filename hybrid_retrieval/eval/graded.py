@@ -5,9 +5,10 @@ NFCorpus judge on several levels, and trec_eval then uses the level itself as
 the gain (not 2^rel - 1), with the ideal ranking built from every judged
 document of the query.  Input is ranked lists of gains: no models here.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

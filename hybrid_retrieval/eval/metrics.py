@@ -9,9 +9,10 @@ relevance throughout, which is what LAReQA and MIRACL judge.
 - ``mrr@k``: trec_eval ``recip_rank`` on the list cut at k
 - ``ndcg@k``: trec_eval ``ndcg_cut_k``
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -26,7 +27,9 @@ def per_query_metrics(hits: np.ndarray, n_relevant: np.ndarray, metrics: Iterabl
     hits = np.asarray(hits, dtype=bool)
     n_rel = np.asarray(n_relevant, dtype=np.float64)
     if hits.ndim != 2 or hits.shape[0] != n_rel.shape[0]:
-        raise ValueError(f"hits must be (queries x depth) with one n_relevant per query; got {hits.shape}, {n_rel.shape}")
+        raise ValueError(
+            f"hits must be (queries x depth) with one n_relevant per query; got {hits.shape}, {n_rel.shape}"
+        )
     if np.any(n_rel <= 0):
         raise ValueError("every evaluated query needs at least one relevant document")
     depth = hits.shape[1]

@@ -1,4 +1,5 @@
 """Per-query scores as a table: what significance tests and the report read back."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,9 +23,15 @@ def scores_frame(rows: list[tuple[str, str, str, str, list[str], dict]]) -> pd.D
 def load_per_query(job_dir: Path, benchmark: str | None = None) -> pd.DataFrame:
     """A job's per-query scores (``per_query_<benchmark>.csv.gz``, written by job/evaluate.py)."""
     pattern = f"per_query_{benchmark}.csv.gz" if benchmark else "per_query_*.csv.gz"
-    frames = [pd.read_csv(p, keep_default_na=False, na_values=["", "nan", "NaN"],
-                          dtype={"qid": str, "query_lang": str, "corpus_lang": str})
-              for p in sorted(Path(job_dir).glob(pattern))]
+    frames = [
+        pd.read_csv(
+            p,
+            keep_default_na=False,
+            na_values=["", "nan", "NaN"],
+            dtype={"qid": str, "query_lang": str, "corpus_lang": str},
+        )
+        for p in sorted(Path(job_dir).glob(pattern))
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -11,21 +11,30 @@ those metrics come from (:mod:`.runfiles`), and macro-average: mean over the
 queries of a task, then over tasks (overall, per query language, and per
 language group such as ``low_resource``).
 """
+
 from __future__ import annotations
 
 import logging
 import tempfile
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol as TypingProtocol, Sequence
+from typing import Any
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 import pandas as pd
 
 from hybrid_retrieval.eval.bias import full_ranks, lang_pref, query_lang_share, rank_distance
-from hybrid_retrieval.eval.embedding_store import DTYPES, ArrayStore, EmbeddingStore, encode_in_memory, \
-    encode_to_store, utf8_ids
+from hybrid_retrieval.eval.embedding_store import (
+    DTYPES,
+    ArrayStore,
+    EmbeddingStore,
+    encode_in_memory,
+    encode_to_store,
+    utf8_ids,
+)
 from hybrid_retrieval.eval.graded import ndcg_at_k
 from hybrid_retrieval.eval.metrics import parse_metric, per_query_metrics
 from hybrid_retrieval.eval.per_query import scores_frame
@@ -70,7 +79,7 @@ class Task:
     query_set: str
     corpus: str
     qrels: dict[str, dict[str, int]]
-    run_prefix: str = ""          # run-file query id = run_prefix + qid
+    run_prefix: str = ""  # run-file query id = run_prefix + qid
     corpus_label: str | None = None  # the per-query table's corpus_lang (default: the corpus key)
 
 
@@ -85,12 +94,12 @@ class Plan:
 @dataclass
 class RetrievalOptions:
     index: IndexSpec = field(default_factory=IndexSpec)
-    ignore_identical_ids: bool = False   # BEIR: a hit whose id equals the query id is dropped
-    embedding_dtype: str = "float32"     # float16 halves the on-disk corpus embeddings
-    embeddings_dir: str | None = None    # where on-disk stores are kept (None: <cache>/embeddings; temp dir for
-                                         # encoders or corpora without an identity)
-    encode_chunk: int = 16384            # passages read and encoded per step: one shard of a kept store
-    keep_embeddings: bool = True         # False: a kept store is removed once its benchmark is evaluated
+    ignore_identical_ids: bool = False  # BEIR: a hit whose id equals the query id is dropped
+    embedding_dtype: str = "float32"  # float16 halves the on-disk corpus embeddings
+    embeddings_dir: str | None = None  # where on-disk stores are kept (None: <cache>/embeddings; temp dir for
+    # encoders or corpora without an identity)
+    encode_chunk: int = 16384  # passages read and encoded per step: one shard of a kept store
+    keep_embeddings: bool = True  # False: a kept store is removed once its benchmark is evaluated
 
 
 @dataclass
@@ -113,8 +122,9 @@ class Benchmark:
     languages: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)  # counts worth reporting (candidates, skipped questions)
 
-    def evaluate(self, encoder, runs_dir: Path | None = None, stats: dict | None = None, **protocol: Any
-                 ) -> tuple[dict[str, float], pd.DataFrame]:
+    def evaluate(
+        self, encoder, runs_dir: Path | None = None, stats: dict | None = None, **protocol: Any
+    ) -> tuple[dict[str, float], pd.DataFrame]:
         """Flat metrics ``<name>/<setting>/<metric>[/<lang or group>]`` and the per-query table.
 
         ``protocol`` keys (``metrics``, ``depth``, ``settings``) override the benchmark's own for this call.
@@ -123,8 +133,9 @@ class Benchmark:
         return run_plan(bench, encoder, runs_dir, stats)
 
 
-def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dict | None = None
-             ) -> tuple[dict[str, float], pd.DataFrame]:
+def run_plan(
+    bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dict | None = None
+) -> tuple[dict[str, float], pd.DataFrame]:
     proto, plan, clock = bench.protocol, bench.plan, Stopwatch()
     runs = RunFiles(None if runs_dir is None else Path(runs_dir) / bench.name)
     queries: dict[str, tuple[list[str], np.ndarray]] = {}
@@ -138,8 +149,12 @@ def run_plan(bench: Benchmark, encoder, runs_dir: Path | None = None, stats: dic
             if task.query_set not in queries:
                 qs = plan.query_sets[task.query_set]
                 with clock("encode"):
-                    queries[task.query_set] = (list(qs.queries), encoder.encode(
-                        list(qs.queries.values()), "query", desc=f"{bench.name} {task.query_set} queries"))
+                    queries[task.query_set] = (
+                        list(qs.queries),
+                        encoder.encode(
+                            list(qs.queries.values()), "query", desc=f"{bench.name} {task.query_set} queries"
+                        ),
+                    )
             store, order = _store(bench, encoder, task.corpus, stores, tmp_dirs, clock)
             result = _run_task(bench, task, queries[task.query_set], store, order, runs, clock, stats)
             progress.update(1)
@@ -169,26 +184,35 @@ def _last_use(plan: Plan) -> dict[str, int]:
     return last
 
 
-def _store(bench: Benchmark, encoder, key: str, stores: dict, tmp_dirs: dict, clock: Stopwatch) -> tuple[Store, np.ndarray]:
+def _store(
+    bench: Benchmark, encoder, key: str, stores: dict, tmp_dirs: dict, clock: Stopwatch
+) -> tuple[Store, np.ndarray]:
     """The corpus ``key`` encoded once (a pool is concatenated from its encoded parts), with its id order."""
     if key in stores:
         return stores[key]
     plan, opts = bench.plan, bench.options
     if key in plan.pools:
-        store: Store = ArrayStore.concat([_store(bench, encoder, part, stores, tmp_dirs, clock)[0]
-                                          for part in plan.pools[key]])
+        store: Store = ArrayStore.concat(
+            [_store(bench, encoder, part, stores, tmp_dirs, clock)[0] for part in plan.pools[key]]
+        )
     else:
         source = plan.corpora[key]
         with clock("encode"):
             if isinstance(source, Candidates):
-                store = encode_in_memory(encoder, source.ids, source.texts, source.lang,
-                                         desc=f"{bench.name} {key} candidates")
+                store = encode_in_memory(
+                    encoder, source.ids, source.texts, source.lang, desc=f"{bench.name} {key} candidates"
+                )
             elif callable(getattr(encoder, "fingerprint", None)) and callable(getattr(source, "fingerprint", None)):
                 store = _kept_store(bench, encoder, key, source, tmp_dirs)
             else:
                 tmp_dirs[key] = tempfile.TemporaryDirectory(dir=opts.embeddings_dir, prefix=f"{bench.name}-{key}-")
-                store = encode_to_store(encoder, source.batches(opts.encode_chunk), Path(tmp_dirs[key].name) / "corpus.emb",
-                                        opts.embedding_dtype, desc=f"{bench.name} {key} corpus ({source.description})")
+                store = encode_to_store(
+                    encoder,
+                    source.batches(opts.encode_chunk),
+                    Path(tmp_dirs[key].name) / "corpus.emb",
+                    opts.embedding_dtype,
+                    desc=f"{bench.name} {key} corpus ({source.description})",
+                )
     order = id_order(store.ids)
     _check_unique(store, order, key)
     stores[key] = (store, order)
@@ -214,25 +238,46 @@ def _kept_store(bench: Benchmark, encoder, key: str, source, tmp_dirs: dict) -> 
     from hybrid_retrieval.eval.rates import record_rate
 
     opts = bench.options
-    folder = embeddings_root(opts.embeddings_dir) / store_key(encoder.fingerprint(), source.fingerprint(),
-                                                               opts.embedding_dtype, opts.encode_chunk)
-    store = encode_sharded(encoder, source, folder, opts.embedding_dtype, opts.encode_chunk,
-                           desc=f"{bench.name} {key} corpus ({source.description})",
-                           info={"benchmark": bench.name, "corpus": key, "source": source.description})
+    folder = embeddings_root(opts.embeddings_dir) / store_key(
+        encoder.fingerprint(), source.fingerprint(), opts.embedding_dtype, opts.encode_chunk
+    )
+    store = encode_sharded(
+        encoder,
+        source,
+        folder,
+        opts.embedding_dtype,
+        opts.encode_chunk,
+        desc=f"{bench.name} {key} corpus ({source.description})",
+        info={"benchmark": bench.name, "corpus": key, "source": source.description},
+    )
     record_rate(encoder, store.new_passages, store.new_tokens, store.new_token_squares, store.encode_s)
     tmp_dirs[key] = _Removal(folder, opts.keep_embeddings)
     return store
 
 
-def _run_task(bench: Benchmark, task: Task, encoded: tuple[list[str], np.ndarray], store: Store,
-              order: np.ndarray, runs: RunFiles, clock: Stopwatch, stats: dict | None) -> TaskResult | None:
+def _run_task(
+    bench: Benchmark,
+    task: Task,
+    encoded: tuple[list[str], np.ndarray],
+    store: Store,
+    order: np.ndarray,
+    runs: RunFiles,
+    clock: Stopwatch,
+    stats: dict | None,
+) -> TaskResult | None:
     proto, opts = bench.protocol, bench.options
     all_qids, q_emb = encoded
     row_of_q = {q: i for i, q in enumerate(all_qids)}
     qids = [q for q in all_qids if any(level > 0 for level in task.qrels.get(q, {}).values())]
     if len(qids) < len(all_qids):
-        log.info("%s %s->%s: %d of %d queries have no relevant judgment here and are not evaluated",
-                 bench.name, task.query_set, task.corpus, len(all_qids) - len(qids), len(all_qids))
+        log.info(
+            "%s %s->%s: %d of %d queries have no relevant judgment here and are not evaluated",
+            bench.name,
+            task.query_set,
+            task.corpus,
+            len(all_qids) - len(qids),
+            len(all_qids),
+        )
     if not qids:
         log.warning("%s %s->%s: no query with a relevant judgment; skipped", bench.name, task.query_set, task.corpus)
         return None
@@ -260,17 +305,33 @@ def _run_task(bench: Benchmark, task: Task, encoded: tuple[list[str], np.ndarray
     with clock("runs"):
         runs.add(task.setting, run_qids, local, scores, store.doc_names(used), dict(zip(run_qids, judged)))
     if stats is not None:
-        stats.setdefault("sets", []).append({
-            "lang": query_lang, "corpus": task.corpus, "passages": store.n, "encode_s": store.encode_s,
-            "queries": len(qids), "index_build_s": timings["index_build_s"],
-            "search_s": search_s - timings["index_build_s"]})
+        stats.setdefault("sets", []).append(
+            {
+                "lang": query_lang,
+                "corpus": task.corpus,
+                "passages": store.n,
+                "encode_s": store.encode_s,
+                "queries": len(qids),
+                "index_build_s": timings["index_build_s"],
+                "search_s": search_s - timings["index_build_s"],
+            }
+        )
     return TaskResult(task.setting, query_lang, task.corpus_label or task.corpus, qids, scored)
 
 
-def _bias(store: ArrayStore, q: np.ndarray, gains: np.ndarray, ids: np.ndarray, row_of_doc: dict[str, int],
-          judged: list[dict[str, int]], query_lang: str) -> dict[str, np.ndarray]:
-    targets = [np.array(sorted(row_of_doc[d] for d, lvl in j.items() if lvl >= 1 and d in row_of_doc), dtype=np.int64)
-               for j in judged]
+def _bias(
+    store: ArrayStore,
+    q: np.ndarray,
+    gains: np.ndarray,
+    ids: np.ndarray,
+    row_of_doc: dict[str, int],
+    judged: list[dict[str, int]],
+    query_lang: str,
+) -> dict[str, np.ndarray]:
+    targets = [
+        np.array(sorted(row_of_doc[d] for d, lvl in j.items() if lvl >= 1 and d in row_of_doc), dtype=np.int64)
+        for j in judged
+    ]
     out: dict[str, np.ndarray] = {}
     if any(len(t) >= 2 for t in targets):
         ranks = full_ranks(q, store.vectors, targets)
@@ -342,14 +403,20 @@ def _check_unique(store: Store, order: np.ndarray, key: str) -> None:
     sorted_ids[order] = store.ids
     dup = np.flatnonzero(sorted_ids[1:] == sorted_ids[:-1])
     if dup.size:
-        raise ValueError(f"corpus {key}: docid {sorted_ids[dup[0]].decode()!r} appears more than once; "
-                         f"run files and metrics need unique passage ids")
+        raise ValueError(
+            f"corpus {key}: docid {sorted_ids[dup[0]].decode()!r} appears more than once; "
+            f"run files and metrics need unique passage ids"
+        )
 
 
 def aggregate(name: str, results: list[TaskResult], groups: Mapping[str, Sequence[str]]) -> dict[str, float]:
     """Mean over queries per task, then over tasks: overall, per query language, per language group."""
-    rows = [{"setting": r.setting, "qlang": r.query_lang, "metric": m, "value": float(np.nanmean(v))}
-            for r in results for m, v in r.scores.items() if np.isfinite(v).any()]
+    rows = [
+        {"setting": r.setting, "qlang": r.query_lang, "metric": m, "value": float(np.nanmean(v))}
+        for r in results
+        for m, v in r.scores.items()
+        if np.isfinite(v).any()
+    ]
     out: dict[str, float] = {}
     if not rows:
         return out
@@ -366,9 +433,14 @@ def aggregate(name: str, results: list[TaskResult], groups: Mapping[str, Sequenc
     return out
 
 
-def make_options(index: Mapping | IndexSpec | None = None, ignore_identical_ids: bool = False,
-                 embedding_dtype: str = "float32", embeddings_dir: str | None = None,
-                 encode_chunk: int = 16384, keep_embeddings: bool | str = True) -> RetrievalOptions:
+def make_options(
+    index: Mapping | IndexSpec | None = None,
+    ignore_identical_ids: bool = False,
+    embedding_dtype: str = "float32",
+    embeddings_dir: str | None = None,
+    encode_chunk: int = 16384,
+    keep_embeddings: bool | str = True,
+) -> RetrievalOptions:
     """Options from config values, failing early (before training) on a bad one."""
     if embedding_dtype not in DTYPES:
         raise ValueError(f"eval.embedding_dtype={embedding_dtype!r}: valid values are {sorted(DTYPES)}")
@@ -381,9 +453,14 @@ def make_options(index: Mapping | IndexSpec | None = None, ignore_identical_ids:
         except OSError as err:
             raise ValueError(f"eval.embeddings_dir={folder}: cannot create it ({err.strerror})") from None
         embeddings_dir = str(folder)
-    return RetrievalOptions(IndexSpec.from_config(_plain(index)), bool(ignore_identical_ids), embedding_dtype,
-                            None if embeddings_dir in (None, "") else embeddings_dir, int(encode_chunk),
-                            keep_embeddings in (True, "auto", "true"))
+    return RetrievalOptions(
+        IndexSpec.from_config(_plain(index)),
+        bool(ignore_identical_ids),
+        embedding_dtype,
+        None if embeddings_dir in (None, "") else embeddings_dir,
+        int(encode_chunk),
+        keep_embeddings in (True, "auto", "true"),
+    )
 
 
 def _plain(node: Any) -> Any:

@@ -10,10 +10,12 @@ and whether its queries are ``parallel`` (one query id names a question across
 its translations, so the report clusters them).  ``declaration()`` is the whole
 protocol as the job writes it beside metrics.json (:mod:`.declaration`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -40,19 +42,31 @@ class Protocol:
     parallel: bool = False  # the reader's word: query ids are shared by a question's translations
 
     @classmethod
-    def from_node(cls, name: str, node: Mapping[str, Any], valid_settings: Iterable[str],
-                  default_headline: Iterable[str] = (), parallel: bool = False) -> "Protocol":
+    def from_node(
+        cls,
+        name: str,
+        node: Mapping[str, Any],
+        valid_settings: Iterable[str],
+        default_headline: Iterable[str] = (),
+        parallel: bool = False,
+    ) -> Protocol:
         """Build and check from a benchmark node's keys (unknown keys are the loader's business)."""
         low = list(node.get("low_resource") or [])
         depth = node.get("depth", 100)
         if isinstance(depth, bool) or not isinstance(depth, int):
             raise ValueError(f"eval.benchmarks.{name}.depth={depth!r}: must be an integer >= 1")
-        proto = cls(name=name, settings=tuple(node.get("settings") or ()), metrics=tuple(node.get("metrics") or ()),
-                    depth=depth, groups={"low_resource": tuple(low)} if low else {},
-                    headline=tuple(node.get("headline") or default_headline),
-                    precision=str(node.get("precision") or "32"),
-                    lower_is_better=tuple(node.get("lower_is_better") or ("rank_distance",)),
-                    valid_settings=tuple(valid_settings), parallel=bool(parallel))
+        proto = cls(
+            name=name,
+            settings=tuple(node.get("settings") or ()),
+            metrics=tuple(node.get("metrics") or ()),
+            depth=depth,
+            groups={"low_resource": tuple(low)} if low else {},
+            headline=tuple(node.get("headline") or default_headline),
+            precision=str(node.get("precision") or "32"),
+            lower_is_better=tuple(node.get("lower_is_better") or ("rank_distance",)),
+            valid_settings=tuple(valid_settings),
+            parallel=bool(parallel),
+        )
         # headline entries follow the settings and metrics asked for (settings=[mono] drops multi/map);
         # a malformed entry is still an error (check)
         kept = tuple(e for e in proto.headline if proto._headline_ok(e) or len(e.split("/")) not in (2, 3))
@@ -60,7 +74,7 @@ class Protocol:
         proto.check()
         return proto
 
-    def with_(self, **changes: Any) -> "Protocol":
+    def with_(self, **changes: Any) -> Protocol:
         """A checked copy with some keys changed (``metrics``, ``depth``, ``settings``...)."""
         changes = {k: tuple(v) if isinstance(v, (list, tuple)) else v for k, v in changes.items()}
         proto = replace(self, **changes)
@@ -71,8 +85,12 @@ class Protocol:
 
     def _headline_ok(self, entry: str) -> bool:
         parts = entry.split("/")
-        return len(parts) in (2, 3) and parts[0] in self.settings and parts[1] in set(self.metrics) | set(BIAS_MEASURES) \
+        return (
+            len(parts) in (2, 3)
+            and parts[0] in self.settings
+            and parts[1] in set(self.metrics) | set(BIAS_MEASURES)
             and (len(parts) == 2 or parts[2] in self.groups)
+        )
 
     def key(self, leaf: str) -> str:
         return f"eval.benchmarks.{self.name}.{leaf}"
@@ -80,8 +98,10 @@ class Protocol:
     def check(self) -> None:
         valid_settings = self.valid_settings
         if not self.settings or len(set(self.settings)) != len(self.settings):
-            raise ValueError(f"{self.key('settings')}={list(self.settings)}: must be a non-empty list without duplicates "
-                             f"of {list(valid_settings)}")
+            raise ValueError(
+                f"{self.key('settings')}={list(self.settings)}: must be a non-empty list without duplicates "
+                f"of {list(valid_settings)}"
+            )
         bad = [s for s in self.settings if s not in valid_settings]
         if bad:
             raise ValueError(f"{self.key('settings')}: {bad} not valid here; valid settings: {list(valid_settings)}")
@@ -91,7 +111,9 @@ class Protocol:
             try:
                 _, k = parse_metric(name)
             except ValueError:
-                raise ValueError(f"{self.key('metrics')}: {name!r} is not <metric> or <metric>@<k> with an integer k") from None
+                raise ValueError(
+                    f"{self.key('metrics')}: {name!r} is not <metric> or <metric>@<k> with an integer k"
+                ) from None
             if k is not None and k <= 0:
                 raise ValueError(f"{self.key('metrics')}: {name!r}: k must be a positive integer")
             try:
@@ -102,16 +124,20 @@ class Protocol:
             raise ValueError(f"{self.key('depth')}={self.depth}: must be >= 1")
         largest = self.largest_cutoff
         if largest > self.depth:
-            raise ValueError(f"{self.key('depth')}={self.depth} is smaller than the largest cutoff @{largest} in "
-                             f"{self.key('metrics')}; set {self.key('depth')}>={largest} or drop that metric")
+            raise ValueError(
+                f"{self.key('depth')}={self.depth} is smaller than the largest cutoff @{largest} in "
+                f"{self.key('metrics')}; set {self.key('depth')}>={largest} or drop that metric"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"{self.key('precision')}={self.precision!r}: valid values are {list(PRECISIONS)}")
         known = set(self.metrics) | set(BIAS_MEASURES)
         for entry in self.headline:
             if not self._headline_ok(entry):
-                raise ValueError(f"{self.key('headline')}: {entry!r} is not <setting>/<metric>[/<group>] with a "
-                                 f"setting of {list(self.settings)}, a metric of {sorted(known)} and a group of "
-                                 f"{sorted(self.groups)}")
+                raise ValueError(
+                    f"{self.key('headline')}: {entry!r} is not <setting>/<metric>[/<group>] with a "
+                    f"setting of {list(self.settings)}, a metric of {sorted(known)} and a group of "
+                    f"{sorted(self.groups)}"
+                )
 
     @property
     def largest_cutoff(self) -> int:
@@ -123,6 +149,13 @@ class Protocol:
 
     def declaration(self) -> dict[str, Any]:
         """The protocol as plain JSON: what the job's headline line, ``optimized_metric`` and the report read."""
-        return {"settings": list(self.settings), "metrics": list(self.metrics), "depth": self.depth,
-                "groups": {g: list(langs) for g, langs in self.groups.items()}, "headline": list(self.headline),
-                "lower_is_better": list(self.lower_is_better), "parallel": self.parallel, "precision": self.precision}
+        return {
+            "settings": list(self.settings),
+            "metrics": list(self.metrics),
+            "depth": self.depth,
+            "groups": {g: list(langs) for g, langs in self.groups.items()},
+            "headline": list(self.headline),
+            "lower_is_better": list(self.lower_is_better),
+            "parallel": self.parallel,
+            "precision": self.precision,
+        }

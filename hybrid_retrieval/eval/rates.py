@@ -9,6 +9,7 @@ parameters.  Nothing such measured yet: the matrix-product peak measured now, ti
 (the share the bundled encoder reaches when encoding on CPU, perf/RESULTS.md), stated in the plan as the
 estimate it is.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ from hybrid_retrieval.files import cache_root, write_atomically
 log = logging.getLogger(__name__)
 RATES_FILE = "eval_rates.json"
 MIN_PARAMS = 10_000_000  # non-embedding parameters of the smallest encoder whose rate prices others
-PEAK_SHARE = 0.5         # of the measured matmul peak, until this device has measured an encoding
+PEAK_SHARE = 0.5  # of the measured matmul peak, until this device has measured an encoding
 
 
 def device_name(device_type: str) -> str:
@@ -41,8 +42,11 @@ def rate_key(device_type: str, precision: str) -> str:
 def encoder_shape(model) -> dict:
     from hybrid_retrieval.bench.flops import non_embedding_params
 
-    return {"params": non_embedding_params(model), "layers": int(model.config.num_hidden_layers),
-            "width": int(model.config.hidden_size)}
+    return {
+        "params": non_embedding_params(model),
+        "layers": int(model.config.num_hidden_layers),
+        "width": int(model.config.hidden_size),
+    }
 
 
 def flops_of(shape: dict, tokens: float, token_squares: float) -> float:
@@ -71,10 +75,14 @@ def record_rate(encoder, passages: int, tokens: int, token_squares: int, seconds
         flops = flops_of(shape, tokens, token_squares)
         rates = read_rates()
         rates[rate_key(device, encoder.precision)] = {
-            "flops_per_s": flops / seconds, "passages_per_s": passages / seconds, "tokens_per_s": tokens / seconds,
+            "flops_per_s": flops / seconds,
+            "passages_per_s": passages / seconds,
+            "tokens_per_s": tokens / seconds,
             "measured_with": type(encoder.model).__name__ + f" ({shape['params']:,} non-embedding parameters)",
             "params": shape["params"],
-            "passages": passages, "at": time.strftime("%Y-%m-%d %H:%M")}
+            "passages": passages,
+            "at": time.strftime("%Y-%m-%d %H:%M"),
+        }
         write_atomically(_path(), json.dumps(rates, indent=1, sort_keys=True))
     except Exception as err:  # noqa: BLE001 - a rate not recorded only leaves the next plan on the default
         log.debug("encoding rate not recorded: %s", err)
@@ -84,13 +92,16 @@ def rate_for(device_type: str, precision: str) -> tuple[float, str]:
     """FLOP/s for the plan, and where the figure comes from."""
     found = read_rates().get(rate_key(device_type, precision))
     if found and found.get("params", 0) >= MIN_PARAMS:
-        return float(found["flops_per_s"]), f"measured here {found['at']} ({found['passages_per_s']:.0f} passages/s " \
-                                            f"with {found['measured_with']})"
+        return float(
+            found["flops_per_s"]
+        ), f"measured here {found['at']} ({found['passages_per_s']:.0f} passages/s with {found['measured_with']})"
     import torch
 
     from hybrid_retrieval.bench.hardware import matmul_peak_gflops
 
     dtype = torch.bfloat16 if precision.startswith("bf16") else torch.float32
     peak = matmul_peak_gflops(dtype, "cuda" if device_type == "cuda" else "cpu", n=1024) * 1e9
-    return PEAK_SHARE * peak, (f"estimated: {PEAK_SHARE:.0%} of the {str(dtype).split('.')[-1]} matmul peak measured "
-                               f"now ({peak:.2e} FLOP/s); no encoding of a model this size measured on this device yet")
+    return PEAK_SHARE * peak, (
+        f"estimated: {PEAK_SHARE:.0%} of the {str(dtype).split('.')[-1]} matmul peak measured "
+        f"now ({peak:.2e} FLOP/s); no encoding of a model this size measured on this device yet"
+    )

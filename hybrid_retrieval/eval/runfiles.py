@@ -6,19 +6,21 @@ them as we did.  Qrels keep graded levels (trec_eval's nDCG gains).  A
 setting's files are written once, atomically, when its benchmark is done: a
 killed job never leaves a half file that a later reader takes as whole.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
-from hybrid_retrieval.files import write_atomically
 from hybrid_retrieval.data.formats.trec import read_qrels  # noqa: F401  (the one qrels reader, re-exported)
+from hybrid_retrieval.files import write_atomically
 
 
-def run_lines(qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
-              tag: str = "hybrid_retrieval") -> str:
+def run_lines(
+    qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray, tag: str = "hybrid_retrieval"
+) -> str:
     """Run lines for every found document; ``ids`` index ``doc_names``, -1 entries (never found) are skipped."""
     for name in (qids, doc_names):
         bad = next((x for x in name if any(c.isspace() for c in str(x))), None)
@@ -30,7 +32,9 @@ def run_lines(qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: n
     for qid, row, score_row in zip(qids, ids, scores.astype(np.float64)):
         keep = row >= 0  # -1: fewer documents found (approximate index, dropped identical ids); always at the end
         docs, values = names[row[keep]], score_row[keep].tolist()
-        out.append("".join(f"{qid} Q0 {doc} {rank} {value:.9g} {tag}\n" for doc, rank, value in zip(docs, ranks, values)))
+        out.append(
+            "".join(f"{qid} Q0 {doc} {rank} {value:.9g} {tag}\n" for doc, rank, value in zip(docs, ranks, values))
+        )
     return "".join(out)
 
 
@@ -38,8 +42,14 @@ def qrels_lines(qrels: Mapping[str, Mapping[str, int]]) -> str:
     return "".join(f"{qid} 0 {doc} {level}\n" for qid, docs in qrels.items() for doc, level in docs.items())
 
 
-def write_run(path: Path, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
-              tag: str = "hybrid_retrieval") -> None:
+def write_run(
+    path: Path,
+    qids: list[str],
+    ids: np.ndarray,
+    scores: np.ndarray,
+    doc_names: np.ndarray,
+    tag: str = "hybrid_retrieval",
+) -> None:
     write_atomically(Path(path), run_lines(qids, ids, scores, doc_names, tag))
 
 
@@ -55,8 +65,15 @@ class RunFiles:
         self._runs: dict[str, list[str]] = {}
         self._qrels: dict[str, list[str]] = {}
 
-    def add(self, setting: str, qids: list[str], ids: np.ndarray, scores: np.ndarray, doc_names: np.ndarray,
-            qrels: Mapping[str, Mapping[str, int]]) -> None:
+    def add(
+        self,
+        setting: str,
+        qids: list[str],
+        ids: np.ndarray,
+        scores: np.ndarray,
+        doc_names: np.ndarray,
+        qrels: Mapping[str, Mapping[str, int]],
+    ) -> None:
         if self.folder is None:
             return
         self._runs.setdefault(setting, []).append(run_lines(qids, ids, scores, doc_names))

@@ -13,21 +13,25 @@ trec_eval sorts a run by score descending and breaks ties by document id
 descending; lists come back already in that order, so the metrics we compute
 and the ones trec_eval computes from our run files agree exactly.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 try:
     import faiss
 except ImportError:  # neither extra installed
-    raise ImportError("faiss is not installed: pip install -e \".[cpu]\" (faiss-cpu; .[dev] includes it) on a CPU "
-                      "machine, or pip install -e \".[gpu]\" (faiss-gpu-cu12) on a CUDA 12 GPU machine") from None
+    raise ImportError(
+        'faiss is not installed: pip install -e ".[cpu]" (faiss-cpu; .[dev] includes it) on a CPU '
+        'machine, or pip install -e ".[gpu]" (faiss-gpu-cu12) on a CUDA 12 GPU machine'
+    ) from None
 
 from hybrid_retrieval.eval.embedding_store import ArrayStore, EmbeddingStore
 
@@ -40,14 +44,14 @@ class IndexSpec:
     """``eval.index``: which index, and its knobs."""
 
     kind: str = "flat"
-    gpu: Any = "auto"            # auto | true | false
-    nlist: int | None = None     # ivf lists; None: 4 * sqrt(N), at most N / 39
-    nprobe: int = 32             # ivf lists visited per query
-    hnsw_m: int = 32             # hnsw graph degree
+    gpu: Any = "auto"  # auto | true | false
+    nlist: int | None = None  # ivf lists; None: 4 * sqrt(N), at most N / 39
+    nprobe: int = 32  # ivf lists visited per query
+    hnsw_m: int = 32  # hnsw graph degree
     ef_construction: int = 200
     ef_search: int = 256
-    corpus_chunk: int = 65536    # store rows read per step
-    query_chunk: int = 1024      # queries searched per step
+    corpus_chunk: int = 65536  # store rows read per step
+    query_chunk: int = 1024  # queries searched per step
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -59,7 +63,7 @@ class IndexSpec:
                 raise ValueError(f"eval.index.{name}={getattr(self, name)}: must be a positive integer")
 
     @classmethod
-    def from_config(cls, node: Mapping | "IndexSpec" | None) -> "IndexSpec":
+    def from_config(cls, node: Mapping | IndexSpec | None) -> IndexSpec:
         if node is None:
             return cls()
         if isinstance(node, IndexSpec):
@@ -75,13 +79,20 @@ class IndexSpec:
 def use_gpu(spec: IndexSpec) -> bool:
     available = hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
     if spec.gpu is True and not available:
-        raise ValueError("eval.index.gpu=true but FAISS sees no GPU (install faiss-gpu on a GPU machine, "
-                         "or set eval.index.gpu=auto)")
+        raise ValueError(
+            "eval.index.gpu=true but FAISS sees no GPU (install faiss-gpu on a GPU machine, or set eval.index.gpu=auto)"
+        )
     return available and spec.gpu in ("auto", True)
 
 
-def search_store(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth: int, spec: IndexSpec | None = None,
-                 doc_order: np.ndarray | None = None, timings: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def search_store(
+    store: EmbeddingStore | ArrayStore,
+    queries: np.ndarray,
+    depth: int,
+    spec: IndexSpec | None = None,
+    doc_order: np.ndarray | None = None,
+    timings: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``depth`` (scores, row ids) per query over ``store``; ids are -1 where fewer were found.
 
     ``timings``, if given, receives ``index_build_s`` (0 for ``flat``, which builds nothing).
@@ -101,14 +112,17 @@ def search_store(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth:
         scores = np.empty((len(queries), depth), dtype=np.float32)
         ids = np.empty((len(queries), depth), dtype=np.int64)
         for lo in range(0, len(queries), spec.query_chunk):
-            scores[lo: lo + spec.query_chunk], ids[lo: lo + spec.query_chunk] = index.search(
-                queries[lo: lo + spec.query_chunk], depth)
+            scores[lo : lo + spec.query_chunk], ids[lo : lo + spec.query_chunk] = index.search(
+                queries[lo : lo + spec.query_chunk], depth
+            )
     if doc_order is not None:
         scores, ids = trec_order(scores, ids, doc_order)
     return scores, ids
 
 
-def _flat(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth: int, spec: IndexSpec) -> tuple[np.ndarray, np.ndarray]:
+def _flat(
+    store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth: int, spec: IndexSpec
+) -> tuple[np.ndarray, np.ndarray]:
     gpu = use_gpu(spec)
     res = faiss.StandardGpuResources() if gpu else None
 
@@ -120,17 +134,17 @@ def _flat(store: EmbeddingStore | ArrayStore, queries: np.ndarray, depth: int, s
     scores = np.empty((len(queries), depth), dtype=np.float32)
     ids = np.empty((len(queries), depth), dtype=np.int64)
     for qlo in range(0, len(queries), spec.query_chunk):
-        block = queries[qlo: qlo + spec.query_chunk]
+        block = queries[qlo : qlo + spec.query_chunk]
         if store.n <= spec.corpus_chunk:  # one chunk: no merging needed (small pools, the common case)
             _, chunk = next(store.iter_chunks(spec.corpus_chunk))
-            scores[qlo: qlo + len(block)], ids[qlo: qlo + len(block)] = knn(block, chunk, depth)
+            scores[qlo : qlo + len(block)], ids[qlo : qlo + len(block)] = knn(block, chunk, depth)
             continue
         heap = faiss.ResultHeap(len(block), depth, keep_max=True)
         for lo, chunk in store.iter_chunks(spec.corpus_chunk):
             d, i = knn(block, chunk, min(depth, len(chunk)))
             heap.add_result(d, np.where(i >= 0, i + lo, -1))
         heap.finalize()
-        scores[qlo: qlo + len(block)], ids[qlo: qlo + len(block)] = heap.D, heap.I
+        scores[qlo : qlo + len(block)], ids[qlo : qlo + len(block)] = heap.D, heap.I
     return scores, ids
 
 
@@ -180,8 +194,11 @@ def id_order(doc_ids) -> np.ndarray:
 
     Accepts a list of str or an array of UTF-8 ``bytes`` (``S`` dtype), whose sort is byte-wise.
     """
-    keys = doc_ids if isinstance(doc_ids, np.ndarray) and doc_ids.dtype.kind == "S" else \
-        np.array([str(d).encode("utf-8") for d in doc_ids], dtype=bytes)
+    keys = (
+        doc_ids
+        if isinstance(doc_ids, np.ndarray) and doc_ids.dtype.kind == "S"
+        else np.array([str(d).encode("utf-8") for d in doc_ids], dtype=bytes)
+    )
     order = np.argsort(keys, kind="stable")
     ranks = np.empty(len(keys), dtype=np.int64)
     ranks[order] = np.arange(len(keys))

@@ -1,16 +1,19 @@
 """A synthetic retrieval task of any size: N short passages made on the fly (never all in memory) and
 queries whose single relevant passage is known, for measuring evaluation at scale
 (``perf/eval_scale.py``) through the same pipeline as a real benchmark."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
-VOCAB = ("river castle engine garden market winter bridge forest valley harbor island mountain desert village "
-         "temple library museum station tower canal meadow orchard quarry glacier volcano lagoon prairie canyon "
-         "fortress cathedral lighthouse vineyard").split()
+VOCAB = (
+    "river castle engine garden market winter bridge forest valley harbor island mountain desert village "
+    "temple library museum station tower canal meadow orchard quarry glacier volcano lagoon prairie canyon "
+    "fortress cathedral lighthouse vineyard"
+).split()
 
 
 def passage_text(i: int) -> str:
@@ -33,8 +36,9 @@ class SyntheticCorpus:
             yield [f"d{i}" for i in rows], [passage_text(i) for i in rows]
 
 
-def synthetic_queries(n_passages: int, n_queries: int,
-                      seed: int = 0) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+def synthetic_queries(
+    n_passages: int, n_queries: int, seed: int = 0
+) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
     """Each query quotes three words and the number of one passage, which is its only relevant one."""
     targets = np.random.default_rng(seed).choice(n_passages, size=min(n_queries, n_passages), replace=False)
     queries, qrels = {}, {}

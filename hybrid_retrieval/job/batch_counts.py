@@ -7,10 +7,12 @@ adds each batch here; the counts travel in checkpoints (plain data), so a resume
 job reports the shares of the whole run.  Every rank takes the same kind at a
 step (HybridBatchSampler), so one process's counts are those of all ranks.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 class BatchCounts:

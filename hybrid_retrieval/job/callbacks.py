@@ -4,6 +4,7 @@ Each entry of ``cfg.callbacks`` is a node with a ``_target_`` (a Callback class,
 that may return None to stay off, e.g. checkpointing.periodic_checkpoint); an entry set to
 null is off. config/validate.py has already checked that each target imports and takes its keys.
 """
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -31,8 +32,10 @@ def instantiate_callbacks(cfg: DictConfig) -> list[Callback]:
         if callback is None:
             continue
         if not isinstance(callback, Callback):
-            raise ConfigError(f"callbacks.{name}._target_={node._target_}: gave a {type(callback).__name__}, "
-                              f"not a pytorch_lightning Callback")
+            raise ConfigError(
+                f"callbacks.{name}._target_={node._target_}: gave a {type(callback).__name__}, "
+                f"not a pytorch_lightning Callback"
+            )
         callbacks.append(callback)
     return callbacks
 

@@ -1,4 +1,5 @@
 """How checkpoint files are written and read: atomically, and as plain data only (checkpoint_safety.py)."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             fh.flush()
             os.fsync(fh.fileno())
 
-    def load_checkpoint(self, path: Any, map_location: Any = lambda storage, loc: storage,
-                        weights_only: bool | None = True) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: Any, map_location: Any = lambda storage, loc: storage, weights_only: bool | None = True
+    ) -> dict[str, Any]:
         """Always ``weights_only=True``: a tampered checkpoint is refused, never executed."""
         if not Path(path).is_file():
             raise FileNotFoundError(f"Checkpoint file not found: {path}")

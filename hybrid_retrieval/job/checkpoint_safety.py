@@ -6,6 +6,7 @@ stores is reduced to plain containers, tensors and numbers before it is written
 (:func:`plain_data`), and a checkpoint is only ever loaded with
 ``torch.load(weights_only=True)`` (:func:`load_plain`), which refuses anything else.
 """
+
 from __future__ import annotations
 
 import enum
@@ -50,8 +51,10 @@ def plain_data(obj: Any, where: str = "checkpoint") -> Any:
         return tuple(plain_data(v, f"{where}[{i}]") for i, v in enumerate(obj))
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [plain_data(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-    raise TypeError(f"{where}: {type(obj).__module__}.{type(obj).__qualname__} is not plain data; "
-                    f"checkpoints hold only containers, tensors and numbers (load with weights_only=True)")
+    raise TypeError(
+        f"{where}: {type(obj).__module__}.{type(obj).__qualname__} is not plain data; "
+        f"checkpoints hold only containers, tensors and numbers (load with weights_only=True)"
+    )
 
 
 def load_plain(path: Any, map_location: Any = None) -> dict[str, Any]:
@@ -60,9 +63,11 @@ def load_plain(path: Any, map_location: Any = None) -> dict[str, Any]:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()
-        detail = next((line.strip() for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else "")
+        detail = next(
+            (line.strip() for line in first if "GLOBAL" in line or "Unsupported" in line), first[0] if first else ""
+        )
         raise UnsafeCheckpointError(
             f"refusing to load {path}: it is not plain data ({detail}); loading it could run code from whoever "
             f"wrote it. This framework's own checkpoints are plain data: delete the file, or start over in this "
-            f"dir with checkpoint.resume=false") from None
-
+            f"dir with checkpoint.resume=false"
+        ) from None

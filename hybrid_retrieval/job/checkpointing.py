@@ -10,6 +10,7 @@ one that never stopped. Once metrics.json is written the job drops ``last.ckpt``
 ``checkpoint.keep``. Files are written atomically as plain data (checkpoint_io.py), never with
 non-finite weights (finite_guard.py). See docs/errors.md, "Resume after a crash".
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,9 @@ CHECKPOINT_DIR = "checkpoints"
 LAST = "last.ckpt"
 
 
-def periodic_checkpoint(dirpath: str, every_n_train_steps: int, save_last: bool = True,
-                        save_top_k: int = 0) -> ModelCheckpoint | None:
+def periodic_checkpoint(
+    dirpath: str, every_n_train_steps: int, save_last: bool = True, save_top_k: int = 0
+) -> ModelCheckpoint | None:
     """Lightning's ModelCheckpoint writing ``last.ckpt`` every N optimizer steps; none at all when N is 0.
 
     ``checkpoint.every_n_steps=0`` means no checkpoints, so no callback (a ModelCheckpoint
@@ -35,8 +37,9 @@ def periodic_checkpoint(dirpath: str, every_n_train_steps: int, save_last: bool 
     """
     if not every_n_train_steps:
         return None
-    return ModelCheckpoint(dirpath=dirpath, every_n_train_steps=int(every_n_train_steps), save_last=save_last,
-                           save_top_k=save_top_k)
+    return ModelCheckpoint(
+        dirpath=dirpath, every_n_train_steps=int(every_n_train_steps), save_last=save_last, save_top_k=save_top_k
+    )
 
 
 class JobCheckpoints:
@@ -71,7 +74,9 @@ class JobCheckpoints:
 
     def stopped_message(self) -> str:
         if self.last.is_file():
-            return (f"the last good checkpoint is kept at {self.last}; a run that resumes from it repeats the same "
-                    f"steps, so first change what made training diverge (e.g. lower model.lr, set "
-                    f"trainer.gradient_clip_val) in a new run dir or with checkpoint.resume=false")
+            return (
+                f"the last good checkpoint is kept at {self.last}; a run that resumes from it repeats the same "
+                f"steps, so first change what made training diverge (e.g. lower model.lr, set "
+                f"trainer.gradient_clip_val) in a new run dir or with checkpoint.resume=false"
+            )
         return "no checkpoint had been written yet (checkpoint.every_n_steps)"

@@ -5,6 +5,7 @@ than one epoch holds); evaluation counts every text a benchmark encodes once, wi
 truncated as the evaluation encodes it.  ``perf/job_floor.py`` divides these FLOPs by the measured
 matrix-product peak: the time no implementation of the same computation beats on a machine.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,8 +65,11 @@ def job_costs(cfg, model) -> tuple[dict[str, PhaseCost], int]:
     """Per phase (``train``, ``eval_<benchmark>``) of the job ``cfg`` describes, with ``model`` its built model:
     texts, real tokens and FLOPs (training with backward); and the number of training pairs."""
     backbone = model.encoder
-    shape = dict(params=non_embedding_params(backbone), layers=backbone.config.num_hidden_layers,
-                 width=backbone.config.hidden_size)
+    shape = dict(
+        params=non_embedding_params(backbone),
+        layers=backbone.config.num_hidden_layers,
+        width=backbone.config.hidden_size,
+    )
     train, pairs = training_lengths(cfg, model)
     phases = {"train": PhaseCost(len(train), sum(train), sequence_flops(train, backward=True, **shape))}
     for name, lengths in evaluation_lengths(cfg, model).items():

@@ -1,9 +1,10 @@
 """How much disk a job leaves behind (``disk/job_mb`` in metrics.json), so a sweep's footprint is known."""
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def dir_mb(path: Path, skip: Iterable[str] = ()) -> float:

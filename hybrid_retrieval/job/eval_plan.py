@@ -7,6 +7,7 @@ with the model's tokenizer where the texts are local and estimated (every passag
 upper bound) where they are not; FLOPs on :mod:`hybrid_retrieval.bench.flops`'s convention; the rate is
 the one this device measured last (:mod:`hybrid_retrieval.eval.rates`) or a stated default.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
-ID_BYTES = 24          # a docid as stored (fixed-width bytes) and its share of the ids file
+ID_BYTES = 24  # a docid as stored (fixed-width bytes) and its share of the ids file
 QUERY_TOKENS_EST = 24  # a MIRACL question with its prefix, where the topics are not local
-SAMPLE = 2000          # local passages tokenized to measure their mean length
+SAMPLE = 2000  # local passages tokenized to measure their mean length
 
 
 @dataclass
@@ -62,8 +63,9 @@ def _shape(cfg: DictConfig, model=None) -> tuple[dict, int, object]:
 def _lengths(tokenizer, texts: list[str], prefix: str, max_len: int) -> tuple[float, float]:
     if not texts:
         return 0.0, 0.0
-    ids = tokenizer([prefix + t for t in texts], truncation=True, max_length=max_len, padding=False,
-                    return_attention_mask=False)["input_ids"]
+    ids = tokenizer(
+        [prefix + t for t in texts], truncation=True, max_length=max_len, padding=False, return_attention_mask=False
+    )["input_ids"]
     return float(sum(len(x) for x in ids)), float(sum(len(x) ** 2 for x in ids))
 
 
@@ -91,7 +93,7 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
             queries = len(topics)
         else:
             queries = len(read_topics(topics_path)) if topics_path.is_file() else QUERIES[split].get(lang, 0)
-            q_tok, q_sq, estimated = queries * QUERY_TOKENS_EST, queries * QUERY_TOKENS_EST ** 2, True
+            q_tok, q_sq, estimated = queries * QUERY_TOKENS_EST, queries * QUERY_TOKENS_EST**2, True
         if node.get("corpus_dir") in (None, "") and miracl_corpus.read_manifest(local) is not None:
             corpus = miracl_corpus.ParquetCorpus.from_dir(local)
             passages = len(corpus)
@@ -100,7 +102,7 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
                 s_tok, s_sq = _lengths(tokenizer, texts, str(cfg.model.passage_prefix), pmax)
                 p_tok, p_sq = s_tok / len(texts) * passages, s_sq / len(texts) * passages
             else:
-                p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True
+                p_tok, p_sq, estimated = passages * pmax, passages * pmax**2, True
         elif node.get("corpus_dir") not in (None, "") and layout.corpus_files(Path(str(node.corpus_dir)), lang):
             from hybrid_retrieval.data.formats.passages import open_text
 
@@ -108,15 +110,25 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
             for f in layout.corpus_files(Path(str(node.corpus_dir)).expanduser(), lang):
                 with open_text(f) as fh:
                     passages += sum(1 for line in fh if line.strip())
-            p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True
+            p_tok, p_sq, estimated = passages * pmax, passages * pmax**2, True
         else:
             passages = PASSAGES.get(lang, 0)
-            p_tok, p_sq, estimated = passages * pmax, passages * pmax ** 2, True
+            p_tok, p_sq, estimated = passages * pmax, passages * pmax**2, True
         if sample not in (None, ""):
             frac = min(1.0, (int(sample) + 10 * queries) / max(passages, 1))  # ~10 judged passages per query
             passages, p_tok, p_sq = int(passages * frac), p_tok * frac, p_sq * frac
-        rows.append(Row(label, lang, passages, queries, q_tok + p_tok, q_sq + p_sq, estimated,
-                        passages * (dim * itemsize + ID_BYTES)))
+        rows.append(
+            Row(
+                label,
+                lang,
+                passages,
+                queries,
+                q_tok + p_tok,
+                q_sq + p_sq,
+                estimated,
+                passages * (dim * itemsize + ID_BYTES),
+            )
+        )
     return rows
 
 
@@ -137,8 +149,14 @@ def build_plan(cfg: DictConfig, model=None) -> tuple[list[Row], dict]:
     for r in rows:
         r.flops = flops_of(shape, r.tokens, r.token_squares)
         r.seconds = r.flops / rate
-    return rows, {"rate": rate, "rate_source": source, "device": device, "precision": precision, "shape": shape,
-                  "dim": dim}
+    return rows, {
+        "rate": rate,
+        "rate_source": source,
+        "device": device,
+        "precision": precision,
+        "shape": shape,
+        "dim": dim,
+    }
 
 
 def _cuda(cfg: DictConfig) -> bool:
@@ -151,25 +169,36 @@ def _cuda(cfg: DictConfig) -> bool:
 
 
 def _t(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min" if seconds >= 60 \
+    return (
+        f"{seconds / 3600:.1f} h"
+        if seconds >= 3600
+        else f"{seconds / 60:.1f} min"
+        if seconds >= 60
         else f"{seconds:.0f} s"
+    )
 
 
 def plan_lines(rows: list[Row], info: dict, free_bytes: int | None = None) -> list[str]:
     est = lambda r: " (est.: every passage at max length)" if r.estimated else ""  # noqa: E731
-    lines = [f"evaluation plan on {info['device']} at {info['precision']}: rate {info['rate']:.2e} FLOP/s, "
-             f"{info['rate_source']}; encoder {info['shape']['params']:,} non-embedding parameters, dim {info['dim']}"]
+    lines = [
+        f"evaluation plan on {info['device']} at {info['precision']}: rate {info['rate']:.2e} FLOP/s, "
+        f"{info['rate_source']}; encoder {info['shape']['params']:,} non-embedding parameters, dim {info['dim']}"
+    ]
     for r in rows:
-        lines.append(f"{r.benchmark} {r.lang}: {r.passages:,} passages, {r.queries:,} queries, "
-                     f"{r.tokens / 1e6:,.1f} M tokens{est(r)}, {r.flops:.2e} FLOPs, expected {_t(r.seconds)}, "
-                     f"disk {r.disk_bytes / 1e9:.2f} GB")
+        lines.append(
+            f"{r.benchmark} {r.lang}: {r.passages:,} passages, {r.queries:,} queries, "
+            f"{r.tokens / 1e6:,.1f} M tokens{est(r)}, {r.flops:.2e} FLOPs, expected {_t(r.seconds)}, "
+            f"disk {r.disk_bytes / 1e9:.2f} GB"
+        )
     if rows:
         total = sum(r.disk_bytes for r in rows)
         free = "" if free_bytes is None else f" ({free_bytes / 1e9:.1f} GB free)"
-        lines.append(f"{rows[0].benchmark} total: {sum(r.passages for r in rows):,} passages, "
-                     f"{sum(r.queries for r in rows):,} queries, {sum(r.tokens for r in rows) / 1e6:,.1f} M tokens, "
-                     f"{sum(r.flops for r in rows):.2e} FLOPs, expected {_t(sum(r.seconds for r in rows))}, "
-                     f"disk {total / 1e9:.2f} GB for embeddings{free}")
+        lines.append(
+            f"{rows[0].benchmark} total: {sum(r.passages for r in rows):,} passages, "
+            f"{sum(r.queries for r in rows):,} queries, {sum(r.tokens for r in rows) / 1e6:,.1f} M tokens, "
+            f"{sum(r.flops for r in rows):.2e} FLOPs, expected {_t(sum(r.seconds for r in rows))}, "
+            f"disk {total / 1e9:.2f} GB for embeddings{free}"
+        )
     return lines
 
 
@@ -193,9 +222,11 @@ def log_plan_and_check_disk(cfg: DictConfig, model=None) -> list[Row]:
         log.info("%s", line)
     need = sum(r.disk_bytes for r in rows)
     if need > free:
-        raise OSError(f"eval.embeddings_dir={folder}: the evaluation's corpus embeddings need {need / 1e9:.1f} GB, "
-                      f"{free / 1e9:.1f} GB are free there; free space, point eval.embeddings_dir elsewhere, or set "
-                      f"eval.embedding_dtype=float16 (half the size)")
+        raise OSError(
+            f"eval.embeddings_dir={folder}: the evaluation's corpus embeddings need {need / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB are free there; free space, point eval.embeddings_dir elsewhere, or set "
+            f"eval.embedding_dtype=float16 (half the size)"
+        )
     return rows
 
 

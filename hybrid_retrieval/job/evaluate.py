@@ -1,4 +1,5 @@
 """Evaluation of a trained (or untrained) encoder and the job's record of it: per-query files and metrics.json."""
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,12 @@ def keep_embeddings(cfg: DictConfig) -> bool:
 
 def data_counts(name: str, info: dict) -> dict[str, float]:
     """What was evaluated, per language (``data/<benchmark>/<count>/<lang>``): questions, candidates, skipped."""
-    return {f"data/{name}/{count}/{lang}": float(n) for count, per_lang in info.items()
-            if isinstance(per_lang, dict) for lang, n in per_lang.items()}
+    return {
+        f"data/{name}/{count}/{lang}": float(n)
+        for count, per_lang in info.items()
+        if isinstance(per_lang, dict)
+        for lang, n in per_lang.items()
+    }
 
 
 def optimized_metric(cfg: DictConfig, declarations: Declarations | None = None) -> str | None:
@@ -93,6 +98,7 @@ def report(logger: Any, metrics: dict[str, float], cfg: DictConfig, out_dir: Pat
         logger.log_metrics({k: v for k, v in metrics.items() if math.isfinite(v)}, step=step)
         logger.finalize("success")
         from hybrid_retrieval.job.tracking import finish_run
+
         finish_run(logger, cfg, metrics, out_dir)
     log.info("metrics written to %s", out_dir / "metrics.json")
     declarations = read_declarations(out_dir) or {}

@@ -1,4 +1,5 @@
 """No bad state on disk: a checkpoint whose weights hold NaN or inf is never written."""
+
 from __future__ import annotations
 
 import pytorch_lightning as pl
@@ -16,5 +17,7 @@ class FiniteStateGuard(Callback):
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         for name, param in pl_module.named_parameters():
             if not torch.isfinite(param.detach()).all():
-                raise FloatingPointError(f"non-finite weights in {name} after step {trainer.global_step}; "
-                                         f"the checkpoint of that step was not written")
+                raise FloatingPointError(
+                    f"non-finite weights in {name} after step {trainer.global_step}; "
+                    f"the checkpoint of that step was not written"
+                )

@@ -5,12 +5,14 @@ benchmark's declared headline (``benchmarks.json``, written by the job beside
 metrics.json: the reader's default or ``eval.benchmarks.<name>.headline``).
 ``train/final_loss`` and ``disk/job_mb`` follow when present.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
-from hybrid_retrieval.eval.declaration import Declarations, headline_keys as declared_keys
+from hybrid_retrieval.eval.declaration import Declarations
+from hybrid_retrieval.eval.declaration import headline_keys as declared_keys
 
 EXTRAS = ("train/final_loss", "disk/job_mb")
 

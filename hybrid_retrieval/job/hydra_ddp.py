@@ -23,6 +23,7 @@ torchrun), nothing is launched and this is plain DDP.  It tolerates parameters
 without a gradient (``find_unused_parameters``): backbones' pooler heads are
 unused by mean/cls pooling.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,10 @@ def _hydra_quote(value: str) -> str:
 
 def job_command(local_rank: int) -> tuple[list[str], str]:
     """(argv, cwd) that rerun the current Hydra job, and only it, as ``local_rank``."""
-    import __main__
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import get_original_cwd, to_absolute_path
+
+    import __main__
 
     hc = HydraConfig.get()
     if __main__.__spec__ is None:
@@ -65,8 +67,11 @@ def job_command(local_rank: int) -> tuple[list[str], str]:
     argv.append(f"--config-name={hc.job.config_name}")
     argv += list(hc.overrides.task)  # the job's own values: in a sweep, this job's point of the grid
     argv += [o for o in hc.overrides.hydra if o.split("=", 1)[0].lstrip("+~") not in _SET_FOR_RANKS]
-    argv += [f"hydra.run.dir={_hydra_quote(hc.runtime.output_dir)}", "hydra.output_subdir=null",
-             f"hydra.job.name={hc.job.name}_rank{local_rank}"]
+    argv += [
+        f"hydra.run.dir={_hydra_quote(hc.runtime.output_dir)}",
+        "hydra.output_subdir=null",
+        f"hydra.job.name={hc.job.name}_rank{local_rank}",
+    ]
     return argv, get_original_cwd()
 
 
@@ -84,7 +89,8 @@ def _check_rerunnable() -> None:
             f"trainer=ddp with more than one trainer.devices cannot run under hydra/launcher ({name}): DDP on one "
             f"machine starts its extra processes by rerunning run.py, which this launcher's worker processes cannot "
             f"do. Run DDP sweeps with the default launcher (jobs one after another) or hydra/launcher=slurm (SLURM "
-            f"starts one task per GPU); run this launcher's parallel jobs with trainer=default (one device each).")
+            f"starts one task per GPU); run this launcher's parallel jobs with trainer=default (one device each)."
+        )
 
 
 class HydraJobLauncher(_SubprocessScriptLauncher):
@@ -101,9 +107,15 @@ class HydraJobLauncher(_SubprocessScriptLauncher):
             dist.destroy_process_group()
         self.saved_env = {key: os.environ.get(key) for key in _LAUNCH_VARS}
         env = self.cluster_environment
-        os.environ.update({"MASTER_ADDR": env.main_address, "MASTER_PORT": str(env.main_port),
-                           "NODE_RANK": str(env.node_rank()), "LOCAL_RANK": str(env.local_rank()),
-                           "WORLD_SIZE": str(self.num_processes * self.num_nodes)})
+        os.environ.update(
+            {
+                "MASTER_ADDR": env.main_address,
+                "MASTER_PORT": str(env.main_port),
+                "NODE_RANK": str(env.node_rank()),
+                "LOCAL_RANK": str(env.local_rank()),
+                "WORLD_SIZE": str(self.num_processes * self.num_nodes),
+            }
+        )
         self.procs = []
         for local_rank in range(1, self.num_processes):
             argv, cwd = job_command(local_rank)
@@ -150,5 +162,9 @@ class HydraJobDDPStrategy(DDPStrategy):
 
 
 if NAME not in StrategyRegistry:
-    StrategyRegistry.register(NAME, HydraJobDDPStrategy, description="DDP that reruns the current Hydra job per rank",
-                              find_unused_parameters=True)
+    StrategyRegistry.register(
+        NAME,
+        HydraJobDDPStrategy,
+        description="DDP that reruns the current Hydra job per rank",
+        find_unused_parameters=True,
+    )

@@ -3,6 +3,7 @@
 A sweep keeps going past a failed job (run.py), so the failure has to be
 recorded where the report will look for it: the job's own output dir.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ def record_failure(job_dir: Path, err: BaseException) -> dict[str, Any]:
     """``failed`` (or ``interrupted`` for Ctrl-C) with the error's type, message and traceback tail."""
     status = FAILED if isinstance(err, Exception) else INTERRUPTED
     lines = "".join(traceback.format_exception(type(err), err, err.__traceback__)).splitlines()
-    return write_status(job_dir, status, error_type=type(err).__name__, error_message=str(err)[:4000],
-                        input_error=is_input_error(err), traceback_tail="\n".join(lines[-TRACEBACK_LINES:]))
+    return write_status(
+        job_dir,
+        status,
+        error_type=type(err).__name__,
+        error_message=str(err)[:4000],
+        input_error=is_input_error(err),
+        traceback_tail="\n".join(lines[-TRACEBACK_LINES:]),
+    )
 
 
 def read_status(job_dir: Path) -> dict[str, Any]:

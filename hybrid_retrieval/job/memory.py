@@ -6,6 +6,7 @@ launcher runs in one process, and each phase of a job (loading, training,
 evaluation), reports its own peak.  Elsewhere the figure is ``ru_maxrss``: the
 process's peak so far, which later jobs of one process inherit.
 """
+
 from __future__ import annotations
 
 import ctypes

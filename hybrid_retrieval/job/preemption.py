@@ -13,13 +13,15 @@ submitit's handler for the signal, which requeues the Hydra job and exits; elsew
 process exits with :data:`REQUEUE_EXIT_CODE` (EX_TEMPFAIL, "try again later"; SLURM
 requeues it with ``RequeueExit=75``). Re-running the job resumes from ``last.ckpt``.
 """
+
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback
@@ -34,8 +36,14 @@ WARNING_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)  # sbatch --signal; SIGTERM i
 class Preempted(SystemExit):
     """Training stopped on a scheduler's signal after checkpointing; exits with the requeue status."""
 
-    def __init__(self, message: str, signum: int, checkpoint: Path, step: int,
-                 scheduler_handler: Callable[[int, Any], Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        signum: int,
+        checkpoint: Path,
+        step: int,
+        scheduler_handler: Callable[[int, Any], Any] | None = None,
+    ):
         super().__init__(REQUEUE_EXIT_CODE)
         self.message, self.signum, self.checkpoint, self.step = message, signum, checkpoint, step
         self.scheduler_handler = scheduler_handler
@@ -78,13 +86,20 @@ class PreemptionCheckpoint(Callback):
         return Preempted(
             f"preempted by {name} after step {trainer.global_step}; checkpoint written to {self.last}; "
             f"the requeued job (or the same command again) resumes from it",
-            signum, self.last, trainer.global_step, previous if callable(previous) else None)
+            signum,
+            self.last,
+            trainer.global_step,
+            previous if callable(previous) else None,
+        )
 
 
 def hand_over(err: Preempted) -> None:
     """Ask for the requeue: the scheduler's own handler for the signal if it had one (submitit), else exit 75."""
     if err.scheduler_handler is not None:
-        log.info("handing %s over to the scheduler's handler %s", signal.Signals(err.signum).name,
-                 getattr(err.scheduler_handler, "__qualname__", err.scheduler_handler))
+        log.info(
+            "handing %s over to the scheduler's handler %s",
+            signal.Signals(err.signum).name,
+            getattr(err.scheduler_handler, "__qualname__", err.scheduler_handler),
+        )
         err.scheduler_handler(err.signum, None)  # submitit: requeue the job, then exit
     raise SystemExit(REQUEUE_EXIT_CODE)

@@ -5,6 +5,7 @@ decide the trained weights). Re-running the job with that config resumes from ``
 another config is refused with the keys that differ and the ways out; ``checkpoint.resume=false``
 starts over and removes the stale state. See docs/errors.md, "Resume after a crash".
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,8 @@ def resume_path(last: Path, job: str, resume: bool, record: bool) -> str | None:
             raise ConfigError(
                 f"{last} belongs to a job with another config (differences: {differences(saved, job)}); "
                 f"re-run with the same config to resume it, or start over in this dir with checkpoint.resume=false, "
-                f"or give this job its own dir (hydra.run.dir=... / hydra.sweep.dir=...)")
+                f"or give this job its own dir (hydra.run.dir=... / hydra.sweep.dir=...)"
+            )
         log.info("resuming from %s", last)
         return str(last)
     last.unlink(missing_ok=True)  # checkpoint.resume=false: a stale state must not outlive this fresh start
@@ -53,8 +55,11 @@ def differences(saved: str, current: str) -> str:
     """The first five keys whose values differ between two training configs, ``key: old -> new``."""
     old = _flatten(OmegaConf.to_container(OmegaConf.create(saved), resolve=False))
     new = _flatten(OmegaConf.to_container(OmegaConf.create(current), resolve=False))
-    diffs = [f"{k}: {old.get(k, '<unset>')} -> {new.get(k, '<unset>')}"
-             for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    diffs = [
+        f"{k}: {old.get(k, '<unset>')} -> {new.get(k, '<unset>')}"
+        for k in sorted(old.keys() | new.keys())
+        if old.get(k) != new.get(k)
+    ]
     return "; ".join(diffs[:5]) + (f"; and {len(diffs) - 5} more" if len(diffs) > 5 else "")
 
 

@@ -3,6 +3,7 @@
 Lightning restores weights, optimizer and loop counters but not the global generators that
 dropout draws from, so without this a resumed job would train on another random stream.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,8 +50,13 @@ def rng_to_plain(state: dict[str, Any]) -> dict[str, Any]:
     out = dict(state)
     if "numpy" in out:
         name, keys, pos, has_gauss, gauss = out["numpy"]
-        out["numpy"] = [str(name), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos), int(has_gauss),
-                        float(gauss)]
+        out["numpy"] = [
+            str(name),
+            torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            int(pos),
+            int(has_gauss),
+            float(gauss),
+        ]
     return plain_data(out, "rng state")
 
 

@@ -1,4 +1,5 @@
 """One job from its composed config: validate, load the evaluation data, train, evaluate, write metrics.json."""
+
 from __future__ import annotations
 
 import logging
@@ -50,7 +51,9 @@ def run_job(cfg: DictConfig) -> dict[str, float]:
         metrics.update(train(cfg, training, checkpoints, ckpt_path, out_dir))
         memory.close("train")
     if training.trainer.is_global_zero:
-        with phase("evaluate", every_s=train_progress.every_s(cfg)):  # its heartbeat fills gaps between the pipeline's own progress lines
+        with phase(
+            "evaluate", every_s=train_progress.every_s(cfg)
+        ):  # its heartbeat fills gaps between the pipeline's own progress lines
             metrics.update(evaluate(training.model, benchmarks, cfg, out_dir))
         memory.close("evaluate")
         metrics.update(memory.metrics())

@@ -5,6 +5,7 @@ outcomes come from each job's status.json (run.py records failures there and
 lets the sweep go on), so a failed job reads "failed" even though Hydra saw it
 return normally.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,13 +82,24 @@ class SweepProgress(Callback):
         done = sum(self.outcomes.values())
         left = f", {self.total - done} to go" if self.total else ""
         so_far = ", ".join(f"{n} {w}" for w, n in sorted(self.outcomes.items()))
-        log.info("sweep: %s %s in %s%s | finished: %s%s", self._of(num), word, took,
-                 f": {detail}" if detail else "", so_far, left)
+        log.info(
+            "sweep: %s %s in %s%s | finished: %s%s",
+            self._of(num),
+            word,
+            took,
+            f": {detail}" if detail else "",
+            so_far,
+            left,
+        )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         so_far = ", ".join(f"{n} {w}" for w, n in sorted(self.outcomes.items())) or "no job ran"
-        log.info("sweep: finished in %s: %s; outputs in %s", duration(time.monotonic() - self._t0), so_far,
-                 config.hydra.sweep.dir)
+        log.info(
+            "sweep: finished in %s: %s; outputs in %s",
+            duration(time.monotonic() - self._t0),
+            so_far,
+            config.hydra.sweep.dir,
+        )
 
     @staticmethod
     def _in_multirun(config: DictConfig) -> bool:

@@ -5,17 +5,18 @@ with a key but an unreachable or refusing server, the job falls back to offline
 instead of failing. Every job finishes its run, so a multirun (one process) never
 merges two jobs into one W&B run.
 """
+
 from __future__ import annotations
 
 import html
-
 import logging
 import math
 import netrc
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 log = logging.getLogger(__name__)
@@ -24,9 +25,17 @@ PAIR_TABLE_KEY = "eval/map_by_language_pair"
 MAX_GROUP_CHARS = 128  # W&B's limit on group names
 
 
-def wandb_logger(project: str = "hybrid-retrieval", entity: str | None = None, group: str | None = None,
-                 name: str | None = None, tags: Iterable[str] = (), mode: str | None = None,
-                 save_dir: str | Path = ".", init_timeout: float = 60.0, job_type: str = "train"):
+def wandb_logger(
+    project: str = "hybrid-retrieval",
+    entity: str | None = None,
+    group: str | None = None,
+    name: str | None = None,
+    tags: Iterable[str] = (),
+    mode: str | None = None,
+    save_dir: str | Path = ".",
+    init_timeout: float = 60.0,
+    job_type: str = "train",
+):
     """A Lightning ``WandbLogger`` around a run started here, so the offline fallback happens up front."""
     from pytorch_lightning.loggers import WandbLogger
     from pytorch_lightning.utilities import rank_zero_only
@@ -34,8 +43,17 @@ def wandb_logger(project: str = "hybrid-retrieval", entity: str | None = None, g
     if rank_zero_only.rank != 0:  # Lightning gives other DDP ranks a dummy experiment; they start no run
         return WandbLogger(project=project, save_dir=str(save_dir))
     finish()  # a run left open by an earlier job of this process must not swallow this one
-    run = start_run(project=project, entity=entity, group=group or sweep_group(), name=name or job_name(),
-                    tags=list(tags or ()), mode=mode, dir=str(save_dir), init_timeout=init_timeout, job_type=job_type)
+    run = start_run(
+        project=project,
+        entity=entity,
+        group=group or sweep_group(),
+        name=name or job_name(),
+        tags=list(tags or ()),
+        mode=mode,
+        dir=str(save_dir),
+        init_timeout=init_timeout,
+        job_type=job_type,
+    )
     # training curves are plotted against the trainer step, as Lightning's own WandbLogger does
     run.define_metric("trainer/global_step")
     run.define_metric("*", step_metric="trainer/global_step", step_sync=True)
@@ -50,16 +68,19 @@ def start_run(*, mode: str | None = None, init_timeout: float = 60.0, dir: str =
     Path(dir).mkdir(parents=True, exist_ok=True)
     if mode == "online":
         try:
-            return wandb.init(mode="online", dir=dir, settings=wandb.Settings(init_timeout=init_timeout),
-                              **init_kwargs)
+            return wandb.init(mode="online", dir=dir, settings=wandb.Settings(init_timeout=init_timeout), **init_kwargs)
         except Exception as err:  # wandb raises CommError, AuthenticationError, UsageError, ... by cause
-            log.warning("W&B: online run failed (%s: %s); logging offline instead", type(err).__name__,
-                        str(err).splitlines()[0] if str(err) else "")
+            log.warning(
+                "W&B: online run failed (%s: %s); logging offline instead",
+                type(err).__name__,
+                str(err).splitlines()[0] if str(err) else "",
+            )
             mode = "offline"
     run = wandb.init(mode=mode, dir=dir, **init_kwargs)
     if mode == "offline":
-        log.warning("W&B: logging offline to %s; upload later with: wandb sync %s", run.settings.sync_dir,
-                    run.settings.sync_dir)
+        log.warning(
+            "W&B: logging offline to %s; upload later with: wandb sync %s", run.settings.sync_dir, run.settings.sync_dir
+        )
     return run
 
 
@@ -177,16 +198,25 @@ def finish(exit_code: int | None = None) -> None:
         wandb.finish(exit_code=exit_code)
 
 
-def log_report(tables: dict[str, Any], images: dict[str, Path], *, project: str, group: str | None,
-               out_dir: Path, entity: str | None = None, mode: str | None = None,
-               texts: dict[str, str] | None = None) -> str | None:
+def log_report(
+    tables: dict[str, Any],
+    images: dict[str, Path],
+    *,
+    project: str,
+    group: str | None,
+    out_dir: Path,
+    entity: str | None = None,
+    mode: str | None = None,
+    texts: dict[str, str] | None = None,
+) -> str | None:
     """Upload a sweep report (DataFrames as W&B Tables, PNGs as images, Markdown texts as HTML panels and in
     the run summary) as one run of ``job_type=report``."""
     import wandb
 
     finish()
-    run = start_run(project=project, entity=entity, group=group, name="report", job_type="report", mode=mode,
-                    dir=str(out_dir))
+    run = start_run(
+        project=project, entity=entity, group=group, name="report", job_type="report", mode=mode, dir=str(out_dir)
+    )
     try:
         run.log({f"report/{k}": wandb.Table(dataframe=v.reset_index(drop=True)) for k, v in tables.items()})
         run.log({f"report/plots/{k}": wandb.Image(str(p)) for k, p in images.items()})
@@ -205,7 +235,8 @@ def _run_of(logger: Any):
 
 
 def _resolved(cfg: Any) -> dict:
-    """The config as plain containers, resolved where possible (a broken interpolation must not hide the job's error)."""
+    """The config as plain containers, resolved where possible (a broken interpolation must not hide the job's
+    error)."""
     from omegaconf import OmegaConf
 
     try:

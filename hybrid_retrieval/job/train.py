@@ -1,4 +1,5 @@
 """Training only: build the model, data and trainer from the config, fit, and report the training figures."""
+
 from __future__ import annotations
 
 import math
@@ -8,11 +9,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import hydra
-from hydra.errors import InstantiationException
 import pytorch_lightning as pl
+from hydra.errors import InstantiationException
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
 
 import hybrid_retrieval.job.hydra_ddp  # noqa: F401  (registers the hydra_ddp strategy of conf/trainer/ddp.yaml)
 from hybrid_retrieval.config.schema import RECIPE_KNOBS
@@ -46,6 +47,7 @@ def build(node: Any, **kwargs: Any) -> Any:
 
 class Training(NamedTuple):
     """What a job trains with; the evaluation gets only ``model`` (and the logger to report to)."""
+
     model: Any
     datamodule: Any
     logger: Any
@@ -62,20 +64,28 @@ def set_up(cfg: DictConfig, checkpoints: JobCheckpoints, resuming: bool) -> Trai
     callbacks = instantiate_callbacks(cfg)  # conf/callbacks/: checkpoints, RNG state, training record, progress, ...
     # only the configured ModelCheckpoint writes checkpoints; Lightning would add its own (every epoch) otherwise
     writes_checkpoints = any(isinstance(cb, ModelCheckpoint) for cb in callbacks)
-    trainer: pl.Trainer = build(cfg.trainer, logger=logger, callbacks=callbacks,
-                                enable_checkpointing=writes_checkpoints, **checkpoints.trainer_kwargs(),
-                                **train_progress.trainer_kwargs(cfg))
+    trainer: pl.Trainer = build(
+        cfg.trainer,
+        logger=logger,
+        callbacks=callbacks,
+        enable_checkpointing=writes_checkpoints,
+        **checkpoints.trainer_kwargs(),
+        **train_progress.trainer_kwargs(cfg),
+    )
     return Training(model, datamodule, logger, trainer)
 
 
-def train(cfg: DictConfig, training: Training, checkpoints: JobCheckpoints, ckpt_path: str | None,
-          out_dir: Path) -> dict[str, float]:
+def train(
+    cfg: DictConfig, training: Training, checkpoints: JobCheckpoints, ckpt_path: str | None, out_dir: Path
+) -> dict[str, float]:
     """Fit (resuming from ``ckpt_path``), save the final checkpoint and return the ``train/*`` figures."""
     model, datamodule, _, trainer = training
     record = find_callback(trainer.callbacks, TrainingRecord)
     if record is None:
-        raise ConfigError("callbacks: no TrainingRecord, which counts what the job reports as train/*; "
-                          "keep callbacks.training_record (conf/callbacks/training_record.yaml)")
+        raise ConfigError(
+            "callbacks: no TrainingRecord, which counts what the job reports as train/*; "
+            "keep callbacks.training_record (conf/callbacks/training_record.yaml)"
+        )
     t1 = time.perf_counter()
     try:
         # "fit" heartbeat lines cover what precedes the first step (data set-up) and steps slower than progress.every_s

@@ -5,6 +5,7 @@ output turns into one endless line; off a terminal the bar is switched off
 (job/train.py) and this callback (``callbacks.progress``) speaks instead. On a terminal the bar stays and
 these lines still reach the job's log file (progress.emit).
 """
+
 from __future__ import annotations
 
 import math
@@ -41,21 +42,28 @@ class ProgressLog(Callback):
         if step == self._last_step:
             return  # gradient accumulation: no optimizer step yet
         total = self._total(trainer)
-        due = (self.every_n_steps > 0 and step - self._last_step >= self.every_n_steps) \
-            or now - self._last_t >= self.every_s or (total and step >= total)
+        due = (
+            (self.every_n_steps > 0 and step - self._last_step >= self.every_n_steps)
+            or now - self._last_t >= self.every_s
+            or (total and step >= total)
+        )
         if due:
             self._last_t, self._last_step = now, step
             emit("%s", self.line(trainer, step, total, now))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        emit("train: done, %d steps in %s", trainer.global_step - self._start_step,
-             duration(time.monotonic() - self._t0))
+        emit(
+            "train: done, %d steps in %s", trainer.global_step - self._start_step, duration(time.monotonic() - self._t0)
+        )
 
     def line(self, trainer: pl.Trainer, step: int, total: int | None, now: float) -> str:
         elapsed = now - self._t0
         steps_per_s = (step - self._start_step) / elapsed if elapsed > 0 else math.nan
-        parts = [f"train: step {step}/{total}" + (f" ({100 * step / total:.0f}%)" if total else "")
-                 if total else f"train: step {step}"]
+        parts = [
+            f"train: step {step}/{total}" + (f" ({100 * step / total:.0f}%)" if total else "")
+            if total
+            else f"train: step {step}"
+        ]
         loss = trainer.callback_metrics.get("train/loss")
         if loss is not None:
             parts.append(f"loss {float(loss):.4f}")

@@ -1,4 +1,5 @@
 """What a job reports about its training (``train/*`` in metrics.json), counted as the batches go by."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,9 @@ class TrainingRecord(Callback):
         self.counts = BatchCounts()
         self.final_loss: float | None = None
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         self.batches += 1
         if isinstance(batch, dict) and "kind" in batch:
             self.counts.add(batch)

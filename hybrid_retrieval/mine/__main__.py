@@ -9,6 +9,7 @@ or ``model.backbone=<a fine-tuned encoder dir>``), e.g.::
 
 then train with ``data.hard_negatives.source=file data.hard_negatives.path=... data.hard_negatives.n=2``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,22 +51,34 @@ def default_out(cfg, tag: str) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise SystemExit(f"cannot write next to the training data ({out.parent}: {err.strerror}); "
-                         f"give --out PATH") from None
+        raise SystemExit(
+            f"cannot write next to the training data ({out.parent}: {err.strerror}); give --out PATH"
+        ) from None
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hybrid_retrieval.mine", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--retriever", choices=["bm25", "dense"], required=True,
-                        help="bm25 (bm25s over the words of data/words.py) or dense (the config's model)")
+    parser = argparse.ArgumentParser(
+        prog="python -m hybrid_retrieval.mine",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--retriever",
+        choices=["bm25", "dense"],
+        required=True,
+        help="bm25 (bm25s over the words of data/words.py) or dense (the config's model)",
+    )
     parser.add_argument("--k", type=int, default=8, help="negatives per line (default 8)")
     parser.add_argument("--skip", type=int, default=3, help="top non-answer ranks left out (default 3)")
     parser.add_argument("--window", type=int, default=30, help="ranks after the skipped ones sampled from (30)")
-    parser.add_argument("--pairs", choices=PAIRS, default="same",
-                        help="same: each query against its own language's passages (one line per query and "
-                             "language); all: also against every other language of its item (dense)")
+    parser.add_argument(
+        "--pairs",
+        choices=PAIRS,
+        default="same",
+        help="same: each query against its own language's passages (one line per query and "
+        "language); all: also against every other language of its item (dense)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the sampling from the window")
     parser.add_argument("--batch-size", type=int, default=None, help="dense: texts per forward (eval.batch_size)")
     parser.add_argument("--out", type=Path, default=None, help="default: next to the training data")

@@ -7,6 +7,7 @@ and only the lines not yet in the file are written.  Every line depends only on 
 generator seeded by (seed, item, languages), so a killed and resumed run ends with the same bytes as an
 uninterrupted one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,7 @@ from hybrid_retrieval.progress import emit, phase
 log = logging.getLogger(__name__)
 PAIRS = ("same", "all")
 CHUNK = 256  # queries searched and written per flush
-EXTRA = 16   # ranks retrieved beyond skip + window, for the answer and its duplicates that are dropped
+EXTRA = 16  # ranks retrieved beyond skip + window, for the answer and its duplicates that are dropped
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,13 @@ class MineSettings:
             raise ValueError(f"--pairs={self.pairs!r}: must be one of {list(PAIRS)}")
 
 
-def sample_window(ranked: list[str], exclude: set[str], settings: MineSettings, rng: np.random.Generator
-                  ) -> list[tuple[str, int]]:
+def sample_window(
+    ranked: list[str], exclude: set[str], settings: MineSettings, rng: np.random.Generator
+) -> list[tuple[str, int]]:
     """(passage id, rank) of up to ``k`` negatives: ``ranked`` without ``exclude``, ranks counted after
     removing it (1-based), the first ``skip`` dropped, ``k`` drawn from the next ``window``, by rank."""
     candidates = [pid for pid in ranked if pid not in exclude]
-    window = candidates[settings.skip: settings.skip + settings.window]
+    window = candidates[settings.skip : settings.skip + settings.window]
     chosen = sorted(rng.choice(len(window), min(settings.k, len(window)), replace=False)) if window else []
     return [(window[i], settings.skip + int(i) + 1) for i in chosen]
 
@@ -89,8 +91,9 @@ def open_resumable(out: Path, meta: dict) -> set[tuple[str, str, str]]:
         return set()
     found = json.loads(lines[0]).get("meta") if lines[0].startswith('{"meta"') else None
     if found != json.loads(header)["meta"]:
-        raise ValueError(f"{out}: holds negatives mined otherwise ({found}); this run: {meta}. "
-                         f"Delete it or write elsewhere (--out)")
+        raise ValueError(
+            f"{out}: holds negatives mined otherwise ({found}); this run: {meta}. Delete it or write elsewhere (--out)"
+        )
     if cut < len(data):
         with out.open("r+b") as f:
             f.truncate(cut)
@@ -102,13 +105,23 @@ def open_resumable(out: Path, meta: dict) -> set[tuple[str, str, str]]:
     return done
 
 
-def mine(corpus: ParallelCorpus, retriever: Any, settings: MineSettings, out: str | Path,
-         after_chunk: Callable[[int], None] | None = None) -> dict[str, float]:
+def mine(
+    corpus: ParallelCorpus,
+    retriever: Any,
+    settings: MineSettings,
+    out: str | Path,
+    after_chunk: Callable[[int], None] | None = None,
+) -> dict[str, float]:
     """Mine into ``out`` (resuming it); returns figures (lines, seconds, bytes). ``after_chunk(lines written so
     far)`` runs after each flushed chunk (tests stop a run there)."""
     out = Path(out)
-    meta = {"format": 1, "corpus": corpus_digest(corpus), "languages": list(corpus.languages),
-            **retriever.describe(), **asdict(settings)}
+    meta = {
+        "format": 1,
+        "corpus": corpus_digest(corpus),
+        "languages": list(corpus.languages),
+        **retriever.describe(),
+        **asdict(settings),
+    }
     t0 = time.perf_counter()
     done = open_resumable(out, meta)
     resumed = len(done)
@@ -118,8 +131,11 @@ def mine(corpus: ParallelCorpus, retriever: Any, settings: MineSettings, out: st
     written = 0
     with out.open("a", encoding="utf-8") as f:
         for j, lang in enumerate(corpus.languages):
-            jobs = [(int(i), qj) for i in np.flatnonzero(corpus.available[:, j])
-                    for qj in ([j] if settings.pairs == "same" else np.flatnonzero(corpus.available[i]).tolist())]
+            jobs = [
+                (int(i), qj)
+                for i in np.flatnonzero(corpus.available[:, j])
+                for qj in ([j] if settings.pairs == "same" else np.flatnonzero(corpus.available[i]).tolist())
+            ]
             keys = [(corpus.items[i], corpus.languages[qj], lang) for i, qj in jobs]
             if all(k in done for k in keys):
                 continue
@@ -134,7 +150,7 @@ def mine(corpus: ParallelCorpus, retriever: Any, settings: MineSettings, out: st
                 for lo in range(0, len(jobs), CHUNK):
                     todo = [r for r in range(lo, min(lo + CHUNK, len(jobs))) if keys[r] not in done]
                     if todo:
-                        rows = retriever.search(queries[lo: lo + CHUNK], depth)
+                        rows = retriever.search(queries[lo : lo + CHUNK], depth)
                         for r in todo:
                             i, qj = jobs[r]
                             answer = corpus.example(i, j).positive
@@ -143,9 +159,19 @@ def mine(corpus: ParallelCorpus, retriever: Any, settings: MineSettings, out: st
                             rng = np.random.default_rng(_seed(settings.seed, *keys[r]))
                             chosen = sample_window(ranked, exclude, settings, rng)
                             item, q_lang, _ = keys[r]
-                            f.write(json.dumps({"item": item, "query_lang": q_lang, "lang": lang,
-                                                "negatives": [pid for pid, _ in chosen],
-                                                "ranks": [rank for _, rank in chosen]}, ensure_ascii=False) + "\n")
+                            f.write(
+                                json.dumps(
+                                    {
+                                        "item": item,
+                                        "query_lang": q_lang,
+                                        "lang": lang,
+                                        "negatives": [pid for pid, _ in chosen],
+                                        "ranks": [rank for _, rank in chosen],
+                                    },
+                                    ensure_ascii=False,
+                                )
+                                + "\n"
+                            )
                         f.flush()
                         written += len(todo)
                         if after_chunk is not None:
@@ -153,7 +179,12 @@ def mine(corpus: ParallelCorpus, retriever: Any, settings: MineSettings, out: st
                     progress.update(min(lo + CHUNK, len(jobs)) - lo)
     seconds = time.perf_counter() - t0
     figures = {"lines": resumed + written, "written": written, "seconds": seconds, "bytes": out.stat().st_size}
-    emit("mine: %s: %d lines (%d written now) in %.1f s, %.1f MB", out, figures["lines"], written, seconds,
-         figures["bytes"] / 1e6)
+    emit(
+        "mine: %s: %d lines (%d written now) in %.1f s, %.1f MB",
+        out,
+        figures["lines"],
+        written,
+        seconds,
+        figures["bytes"] / 1e6,
+    )
     return figures
-

@@ -1,4 +1,5 @@
 """The retrievers that mining ranks passages with: BM25 (bm25s) and dense (the evaluation's encoder + FAISS)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -60,8 +61,13 @@ class DenseRetriever:
 
     def describe(self) -> dict:
         enc = self.encoder
-        return {"retriever": "dense", "model": self.name, "prefixes": enc.prefix, "max_length": enc.max_length,
-                "precision": enc.precision}
+        return {
+            "retriever": "dense",
+            "model": self.name,
+            "prefixes": enc.prefix,
+            "max_length": enc.max_length,
+            "precision": enc.precision,
+        }
 
     def index(self, passages: Sequence[str]) -> None:
         vectors = self.encoder.encode(list(passages), "passage", desc="mine: encode passages")

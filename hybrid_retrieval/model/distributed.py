@@ -13,10 +13,11 @@ gradients over ranks.  Each rank's loss is its local queries' mean scaled by
 sampler makes), so the mean over ranks, and therefore the averaged gradient,
 is exactly the loss of one process on the concatenated batch.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
@@ -59,8 +60,9 @@ def gather_rows(x: torch.Tensor, sizes: list[int]) -> torch.Tensor:
     return torch.cat([part[:n] for part, n in zip(parts, sizes)])
 
 
-def cross_device_loss(loss_fn: Callable[..., torch.Tensor], q: torch.Tensor, p: torch.Tensor,
-                      passage_keys: torch.Tensor | None = None) -> torch.Tensor:
+def cross_device_loss(
+    loss_fn: Callable[..., torch.Tensor], q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None = None
+) -> torch.Tensor:
     """``loss_fn(q, passages of all ranks, their keys, offset)``, scaled as the module docstring explains.
 
     ``passage_keys`` must be globally meaningful (equal key = same passage on any

@@ -5,6 +5,7 @@ profile).  Setting the rate to 0 removes that work, but it trains a *different
 model* (no regularising noise), so it is an ablation with a measured speed-up,
 never a default.  ``None`` keeps the backbone's own rates.
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -13,8 +14,13 @@ from hybrid_retrieval.rules import Valid
 
 RATE = Valid(lambda v: v is None or 0.0 <= float(v) < 1.0, "in [0, 1) (or null for the backbone's own rates)")
 
-CONFIG_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "dropout", "attention_dropout",
-               "activation_dropout")  # the names BERT, XLM-R and other encoders give their rates
+CONFIG_KEYS = (
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "dropout",
+    "attention_dropout",
+    "activation_dropout",
+)  # the names BERT, XLM-R and other encoders give their rates
 
 
 def set_dropout(model: nn.Module, p: float | None) -> None:
@@ -30,4 +36,3 @@ def set_dropout(model: nn.Module, p: float | None) -> None:
     for key in CONFIG_KEYS:  # so the exported config says what was trained
         if config is not None and isinstance(getattr(config, key, None), float):
             setattr(config, key, p)
-

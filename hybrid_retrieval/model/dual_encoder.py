@@ -1,17 +1,19 @@
 """DualEncoder: one shared backbone for queries and passages, trained with a contrastive loss."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hybrid_retrieval.backbones.load import load_published
 from hybrid_retrieval.data.collate import PairCollator
 from hybrid_retrieval.eval.encode import TextEncoder
-from hybrid_retrieval.backbones.load import load_published
 from hybrid_retrieval.model.distributed import cross_device_loss
 from hybrid_retrieval.model.dropout import set_dropout
 from hybrid_retrieval.model.grad_cache import GradCache
@@ -28,14 +30,26 @@ class DualEncoder(pl.LightningModule):
     cross-device variant and GradCache without knowing which one it runs.
     """
 
-    def __init__(self, backbone: str, pooling: str | None = None, query_prefix: str | None = None,
-                 passage_prefix: str | None = None, max_query_length: int | None = None,
-                 max_passage_length: int | None = None,
-                 loss: nn.Module | None = None, lr: float = 3e-5, weight_decay: float = 0.01,
-                 warmup_steps: int = 0, size: int | None = None, name: str | None = None,
-                 freeze_embeddings: bool = False, dropout: float | None = None,
-                 cross_device_negatives: bool = False, grad_cache: Mapping[str, Any] | None = None,
-                 speed: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        backbone: str,
+        pooling: str | None = None,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+        max_query_length: int | None = None,
+        max_passage_length: int | None = None,
+        loss: nn.Module | None = None,
+        lr: float = 3e-5,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 0,
+        size: int | None = None,
+        name: str | None = None,
+        freeze_embeddings: bool = False,
+        dropout: float | None = None,
+        cross_device_negatives: bool = False,
+        grad_cache: Mapping[str, Any] | None = None,
+        speed: Mapping[str, Any] | None = None,
+    ):
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
         chunk_size = (grad_cache or {}).get("chunk_size")
@@ -52,11 +66,15 @@ class DualEncoder(pl.LightningModule):
         self.speed = Speed.of(speed)  # model.speed: how fast it trains, never what it learns (model/speed/)
         self.speed.attach(self.encoder)
         # prefixes, lengths and pooling, shared by the collator, the evaluation encoder and the export
-        self.text_format = TextFormat(**published.text_format(pooling, query_prefix, passage_prefix, max_query_length,
-                                                              max_passage_length))
+        self.text_format = TextFormat(
+            **published.text_format(pooling, query_prefix, passage_prefix, max_query_length, max_passage_length)
+        )
         # pooling, then the model's Dense layers (trained with the backbone); embed() normalises
-        self.head = EmbeddingHead.from_layers(self.text_format.pooling, int(self.encoder.config.hidden_size),
-                                              published.modules.dense if published.modules else ())
+        self.head = EmbeddingHead.from_layers(
+            self.text_format.pooling,
+            int(self.encoder.config.hidden_size),
+            published.modules.dense if published.modules else (),
+        )
         self.backbone_card = self._card(published.card)
         self.loss_fn = loss if loss is not None else InfoNCELoss()
 
@@ -82,11 +100,17 @@ class DualEncoder(pl.LightningModule):
     def _card(self, source: dict[str, Any]) -> dict[str, Any]:
         """The backbone card (backbones/card.py): where the weights came from and how this job encodes with them."""
         fmt = self.text_format
-        return {**source, "parameters": sum(p.numel() for p in self.encoder.parameters())
-                + sum(p.numel() for p in self.head.parameters()),
-                "pooling": fmt.pooling, "dense": self.head.describe(), "normalize": True, "dim": self.head.dim,
-                "prompts": {"query": fmt.query_prefix, "passage": fmt.passage_prefix},
-                "max_length": {"query": fmt.max_query_length, "passage": fmt.max_passage_length}}
+        return {
+            **source,
+            "parameters": sum(p.numel() for p in self.encoder.parameters())
+            + sum(p.numel() for p in self.head.parameters()),
+            "pooling": fmt.pooling,
+            "dense": self.head.describe(),
+            "normalize": True,
+            "dim": self.head.dim,
+            "prompts": {"query": fmt.query_prefix, "passage": fmt.passage_prefix},
+            "max_length": {"query": fmt.max_query_length, "passage": fmt.max_passage_length},
+        }
 
     # -- training ---------------------------------------------------------------------------
     def contrastive_loss(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None) -> torch.Tensor:
@@ -114,9 +138,13 @@ class DualEncoder(pl.LightningModule):
         """One optimisation step with GradCache (manual optimisation: same optimizer and schedule)."""
         optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         optimizer.zero_grad()
-        loss = self.grad_cache(self.embed, [batch["query"], batch["passage"]],
-                               lambda q, p: self.contrastive_loss(q, p, keys), backward=self.manual_backward,
-                               no_sync=getattr(self.trainer.strategy, "block_backward_sync", None))
+        loss = self.grad_cache(
+            self.embed,
+            [batch["query"], batch["passage"]],
+            lambda q, p: self.contrastive_loss(q, p, keys),
+            backward=self.manual_backward,
+            no_sync=getattr(self.trainer.strategy, "block_backward_sync", None),
+        )
         if torch.isfinite(loss):
             optimizer.step()
             if scheduler is not None:
@@ -135,7 +163,8 @@ class DualEncoder(pl.LightningModule):
                 (no_decay if param.ndim < 2 or "embeddings" in name else decay).append(param)
         return self.speed.optimizer(
             [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr)
+            lr=self.hparams.lr,
+        )
 
     def configure_optimizers(self):
         """:meth:`make_optimizer` with a linear decay over the run's steps."""

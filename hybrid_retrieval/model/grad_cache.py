@@ -15,10 +15,12 @@ Setup").  Three passes:
 The random state (dropout) is recorded before each chunk in pass 1 and
 replayed in pass 3, so the recomputed embeddings are the ones the loss saw.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ContextManager, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 
 import torch
 
@@ -34,7 +36,9 @@ class _RandomState:
         self.accel = None
         if self.device is not None:
             module = torch.get_device_module(self.device.type)
-            self.accel = module.get_rng_state(self.device.index if self.device.index is not None else module.current_device())
+            self.accel = module.get_rng_state(
+                self.device.index if self.device.index is not None else module.current_device()
+            )
 
     @contextlib.contextmanager
     def replayed(self) -> Iterator[None]:
@@ -57,12 +61,14 @@ def split_inputs(inputs: Inputs, chunk_size: int) -> list[dict[str, torch.Tensor
     n = next(iter(inputs.values())).shape[0]
     chunks = []
     for start in range(0, n, chunk_size):
-        chunk = {k: v[start:start + chunk_size] for k, v in inputs.items()}
+        chunk = {k: v[start : start + chunk_size] for k, v in inputs.items()}
         mask = chunk.get("attention_mask")
         if mask is not None and mask.dim() == 2:
             used = torch.nonzero(mask.any(dim=0))
             length = int(used.max()) + 1 if used.numel() else mask.shape[1]
-            chunk = {k: (v[:, :length] if v.dim() >= 2 and v.shape[1] == mask.shape[1] else v) for k, v in chunk.items()}
+            chunk = {
+                k: (v[:, :length] if v.dim() >= 2 and v.shape[1] == mask.shape[1] else v) for k, v in chunk.items()
+            }
         chunks.append(chunk)
     return chunks
 
@@ -77,13 +83,20 @@ class GradCache:
 
     def __init__(self, chunk_size: int):
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"model.grad_cache.chunk_size={chunk_size!r}: must be a positive integer "
-                             f"(texts per forward pass), or null to turn GradCache off")
+            raise ValueError(
+                f"model.grad_cache.chunk_size={chunk_size!r}: must be a positive integer "
+                f"(texts per forward pass), or null to turn GradCache off"
+            )
         self.chunk_size = chunk_size
 
-    def __call__(self, embed: Callable[..., torch.Tensor], groups: Sequence[Inputs],
-                 loss_fn: Callable[..., torch.Tensor], backward: Callable[[torch.Tensor], None] | None = None,
-                 no_sync: Callable[[], ContextManager] | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        embed: Callable[..., torch.Tensor],
+        groups: Sequence[Inputs],
+        loss_fn: Callable[..., torch.Tensor],
+        backward: Callable[[torch.Tensor], None] | None = None,
+        no_sync: Callable[[], AbstractContextManager] | None = None,
+    ) -> torch.Tensor:
         """Accumulate parameter gradients of ``loss_fn(*embeddings of groups)``; return the detached loss.
 
         ``backward`` runs the parameter backward passes (Lightning's ``manual_backward``
@@ -110,9 +123,11 @@ class GradCache:
             return loss.detach()  # the caller reports it; no gradient is accumulated
         torch.autograd.backward(loss, inputs=cached)
 
-        jobs = [(chunk, state, rep.grad[start:start + self.chunk_size])
-                for chunks, group_states, rep in zip(chunked, states, cached)
-                for chunk, state, start in zip(chunks, group_states, range(0, rep.shape[0], self.chunk_size))]
+        jobs = [
+            (chunk, state, rep.grad[start : start + self.chunk_size])
+            for chunks, group_states, rep in zip(chunked, states, cached)
+            for chunk, state, start in zip(chunks, group_states, range(0, rep.shape[0], self.chunk_size))
+        ]
         for i, (chunk, state, grad) in enumerate(jobs):
             with state.replayed():
                 surrogate = torch.sum(embed(**chunk) * grad)

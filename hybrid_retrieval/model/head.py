@@ -5,6 +5,7 @@ activation); the unit-length normalisation is the dual encoder's own (cosine sim
 weights keep sentence-transformers' names (``linear.weight``, ``linear.bias``), so the export
 (model/export.py) writes them back as its Dense modules.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,13 @@ def activation_name(activation: nn.Module) -> str:
 class Dense(nn.Module):
     """sentence-transformers' Dense: ``activation(linear(x))``."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 activation: str = "torch.nn.modules.activation.Tanh"):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "torch.nn.modules.activation.Tanh",
+    ):
         super().__init__()
         self.linear = nn.Linear(in_features, out_features, bias=bias)
         self.activation = activation_module(activation)
@@ -78,5 +84,6 @@ class EmbeddingHead(nn.Module):
         return x
 
     def describe(self) -> list[str]:
-        return [f"Dense({d.linear.in_features}->{d.linear.out_features}, {type(d.activation).__name__})"
-                for d in self.dense]
+        return [
+            f"Dense({d.linear.in_features}->{d.linear.out_features}, {type(d.activation).__name__})" for d in self.dense
+        ]

@@ -1,4 +1,5 @@
 """InfoNCE over in-batch (+ hard) negatives, separate from the encoder."""
+
 from __future__ import annotations
 
 import torch
@@ -23,8 +24,9 @@ class InfoNCELoss(nn.Module):
         TEMPERATURE.require("model.loss.temperature", temperature)
         self.temperature = temperature
 
-    def forward(self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None = None,
-                offset: int = 0) -> torch.Tensor:
+    def forward(
+        self, q: torch.Tensor, p: torch.Tensor, passage_keys: torch.Tensor | None = None, offset: int = 0
+    ) -> torch.Tensor:
         """``offset``: column of this shard's first positive when ``p`` is gathered from several ranks."""
         scores = (q @ p.T).float() / self.temperature
         labels = torch.arange(q.shape[0], device=q.device) + offset

@@ -3,6 +3,7 @@
 Inputs are right-padded (``mask`` 1 for tokens, 0 for padding), as the collator and the evaluation
 encoder pad them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,8 +42,14 @@ def last_token_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
-POOLERS = {"mean": mean_pool, "cls": cls_pool, "max": max_pool, "mean_sqrt_len_tokens": mean_sqrt_len_pool,
-           "weightedmean": weighted_mean_pool, "lasttoken": last_token_pool}
+POOLERS = {
+    "mean": mean_pool,
+    "cls": cls_pool,
+    "max": max_pool,
+    "mean_sqrt_len_tokens": mean_sqrt_len_pool,
+    "weightedmean": weighted_mean_pool,
+    "lasttoken": last_token_pool,
+}
 POOLING = one_of(lambda: tuple(sorted(POOLERS)))
 
 

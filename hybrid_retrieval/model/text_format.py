@@ -6,6 +6,7 @@ layers after it: model/head.py), or a model is evaluated (or shipped)
 differently from how it was trained.  They all take them from here; the
 DualEncoder holds one TextFormat and no copies.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,20 +26,38 @@ class TextFormat:
         """The training collator (tokenised, prefixed, padded per batch)."""
         from hybrid_retrieval.data.collate import PairCollator
 
-        return PairCollator(tokenizer, self.query_prefix, self.passage_prefix, self.max_query_length,
-                            self.max_passage_length)
+        return PairCollator(
+            tokenizer, self.query_prefix, self.passage_prefix, self.max_query_length, self.max_passage_length
+        )
 
     def encoder(self, backbone: Any, tokenizer: Any, pool: Any, batch_size: int = 32, precision: str = "32"):
         """The evaluation encoder (length-sorted batches, inference mode); ``pool`` is the head (model/head.py)."""
         from hybrid_retrieval.eval.encode import TextEncoder
 
-        return TextEncoder(backbone, tokenizer, pool, self.query_prefix, self.passage_prefix, self.max_query_length,
-                           self.max_passage_length, batch_size=batch_size, precision=precision)
+        return TextEncoder(
+            backbone,
+            tokenizer,
+            pool,
+            self.query_prefix,
+            self.passage_prefix,
+            self.max_query_length,
+            self.max_passage_length,
+            batch_size=batch_size,
+            precision=precision,
+        )
 
     def export(self, backbone: Any, tokenizer: Any, out_dir: Any, dense: Any = ()) -> Path:
         """The encoder for transformers and sentence-transformers users (model/export.py), Dense layers included."""
         from hybrid_retrieval.model.export import save_encoder
 
-        return save_encoder(backbone, tokenizer, out_dir, self.pooling, self.query_prefix, self.passage_prefix,
-                            max(self.max_query_length, self.max_passage_length), dense=dense,
-                            lengths={"query": self.max_query_length, "passage": self.max_passage_length})
+        return save_encoder(
+            backbone,
+            tokenizer,
+            out_dir,
+            self.pooling,
+            self.query_prefix,
+            self.passage_prefix,
+            max(self.max_query_length, self.max_passage_length),
+            dense=dense,
+            lengths={"query": self.max_query_length, "passage": self.max_passage_length},
+        )

@@ -1,4 +1,5 @@
 """Mean and standard deviation over seeds, per configuration, ordered along the swept axes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import pandas as pd
 
 from hybrid_retrieval.job.job_status import COMPLETE
 from hybrid_retrieval.report.collect import metric_columns
-from hybrid_retrieval.report.headline import benchmark_names as benchmarks, pretty_metric  # noqa: F401
+from hybrid_retrieval.report.headline import benchmark_names as benchmarks  # noqa: F401
 from hybrid_retrieval.report.legacy import FALLBACK_HEADLINE, RECALL
 
 HEADLINE = FALLBACK_HEADLINE
@@ -16,8 +17,13 @@ def headline_metrics(columns, benchmark: str) -> list[str]:
     """Fallback headline of old runs: mono/cross/multi mAP, rank distance and every multi recall@k, in that order."""
     columns = set(columns)
     keys = [f"{benchmark}/{h}" for h in HEADLINE]
-    recalls = sorted((int(m.group(1)), c) for c in columns if c.startswith(f"{benchmark}/")
-                     for m in [RECALL.match(c[len(benchmark) + 1:])] if m)
+    recalls = sorted(
+        (int(m.group(1)), c)
+        for c in columns
+        if c.startswith(f"{benchmark}/")
+        for m in [RECALL.match(c[len(benchmark) + 1 :])]
+        if m
+    )
     return [k for k in keys + [c for _, c in recalls] if k in columns]
 
 
@@ -32,10 +38,17 @@ def aggregate(jobs: pd.DataFrame, axes=()) -> pd.DataFrame:
     for config, grp in jobs.groupby("config", sort=False):
         done = grp[grp["status"] == COMPLETE]
         overrides = grp["_override_map"].iloc[0]
-        row = {"config": config, "group": grp["group"].iloc[0], "reference": bool(grp["reference"].iloc[0]),
-               "cross_ratio": grp["cross_ratio"].iloc[0], "model": grp["model"].iloc[0],
-               "model_size": grp["model_size"].iloc[0], "n_jobs": len(grp), "n_complete": len(done),
-               "seeds": " ".join(str(s) for s in done["seed"].tolist())}
+        row = {
+            "config": config,
+            "group": grp["group"].iloc[0],
+            "reference": bool(grp["reference"].iloc[0]),
+            "cross_ratio": grp["cross_ratio"].iloc[0],
+            "model": grp["model"].iloc[0],
+            "model_size": grp["model_size"].iloc[0],
+            "n_jobs": len(grp),
+            "n_complete": len(done),
+            "seeds": " ".join(str(s) for s in done["seed"].tolist()),
+        }
         for axis in axes:
             row[f"axis:{axis.key}"] = overrides.get(axis.key) if not row["reference"] else None
         values = done[metrics].astype(float)

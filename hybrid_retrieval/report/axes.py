@@ -4,6 +4,7 @@ An axis is any override key whose value differs between trained jobs (``collect.
 Baselines: chosen on the command line (``--baseline data.cross_ratio=0,1``), else both ends of a
 numeric axis and the first value of any other (in the sweep's own order).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from hybrid_retrieval.report.collect import swept_keys
 @dataclass(frozen=True)
 class Axis:
     key: str
-    values: tuple[str, ...]        # override values as written, in plotting order
+    values: tuple[str, ...]  # override values as written, in plotting order
     numeric: bool
     baselines: tuple[str, ...]
     sizes: tuple[float, ...] = ()  # a backbone axis: each value's parameter count (plotted on a log scale)
@@ -56,7 +57,7 @@ def find_axes(jobs: pd.DataFrame, chosen: dict[str, list[str]] | None = None) ->
             seen = [v for _, v in sorted(zip(numbers, seen))]
         elif key == "model" and trained["model_size"].notna().any():  # a backbone axis: by size
             size = parameter_counts(trained)
-            seen.sort(key=lambda v: (np.nan_to_num(size.get(v, np.inf), nan=np.inf)))
+            seen.sort(key=lambda v: np.nan_to_num(size.get(v, np.inf), nan=np.inf))
         if key in chosen:
             missing = [v for v in chosen[key] if v not in seen]
             if missing:

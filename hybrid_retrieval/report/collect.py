@@ -3,12 +3,13 @@
 Job dirs are found by their ``.hydra/config.yaml``, so any ``hydra.sweep.subdir``
 pattern works and several sweep dirs (a sweep and its re-run) can be read together.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,25 @@ from hybrid_retrieval.eval.declaration import read_declarations
 from hybrid_retrieval.job.job_status import read_status
 
 # Columns that describe a job; every other column of the jobs table is a metric.
-INFO_COLUMNS = ["job", "path", "status", "error", "overrides", "config", "group", "reference", "cross_ratio",
-                "model", "model_size", "languages", "seed", "max_steps", "logger", "sweep_dir", "wandb_project"]
+INFO_COLUMNS = [
+    "job",
+    "path",
+    "status",
+    "error",
+    "overrides",
+    "config",
+    "group",
+    "reference",
+    "cross_ratio",
+    "model",
+    "model_size",
+    "languages",
+    "seed",
+    "max_steps",
+    "logger",
+    "sweep_dir",
+    "wandb_project",
+]
 SEED_KEYS = ("seed",)
 RATIO_KEY = "data.cross_ratio"
 # Overrides that never make a configuration: output places, and what marks an evaluation-only job.
@@ -31,7 +49,9 @@ def find_job_dirs(roots: Iterable[Path]) -> list[Path]:
     found: set[Path] = set()
     for root in map(Path, roots):
         if not root.is_dir():
-            raise FileNotFoundError(f"{root}: not a directory (give the multirun dir, e.g. multirun/2025-01-31/12-00-00)")
+            raise FileNotFoundError(
+                f"{root}: not a directory (give the multirun dir, e.g. multirun/2025-01-31/12-00-00)"
+            )
         found.update(p.parent.parent for p in root.rglob(".hydra/config.yaml"))
     return sorted(found, key=lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(p))])
 
@@ -60,7 +80,9 @@ def _job_row(job_dir: Path, roots: list[Path]) -> dict:
     overrides_file = job_dir / ".hydra" / "overrides.yaml"
     overrides = (yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []) if overrides_file.is_file() else []
     hydra_file = job_dir / ".hydra" / "hydra.yaml"
-    hydra_cfg = (yaml.safe_load(hydra_file.read_text(encoding="utf-8")) or {}).get("hydra", {}) if hydra_file.is_file() else {}
+    hydra_cfg = (
+        (yaml.safe_load(hydra_file.read_text(encoding="utf-8")) or {}).get("hydra", {}) if hydra_file.is_file() else {}
+    )
     status = read_status(job_dir)
     error = f"{status['error_type']}: {status.get('error_message', '')}" if status.get("error_type") else ""
     data, model, logger = cfg.get("data") or {}, cfg.get("model") or {}, cfg.get("logger") or {}
@@ -76,7 +98,9 @@ def _job_row(job_dir: Path, roots: list[Path]) -> dict:
         "languages": ",".join(map(str, data.get("languages") or [])),
         "seed": cfg.get("seed"),
         "max_steps": _float((cfg.get("trainer") or {}).get("max_steps")),
-        "logger": "wandb" if "tracking" in str(logger.get("_target_", "")) else str(logger.get("_target_", "")).rsplit(".", 1)[-1],
+        "logger": "wandb"
+        if "tracking" in str(logger.get("_target_", ""))
+        else str(logger.get("_target_", "")).rsplit(".", 1)[-1],
         "sweep_dir": str((hydra_cfg.get("sweep") or {}).get("dir", "")),
         "wandb_project": logger.get("project") if "tracking" in str(logger.get("_target_", "")) else None,
         "_override_map": dict(_split_override(o) for o in overrides),
@@ -99,8 +123,7 @@ def swept_keys(frame: pd.DataFrame) -> list[str]:
     the overrides name them (seed is the replicate axis, not a configuration axis)."""
     maps = [m for m, ref in zip(frame["_override_map"], frame["reference"]) if not ref]
     keys = list(dict.fromkeys(k for m in maps for k in m))
-    return [k for k in keys if len({m.get(k) for m in maps}) > 1 and k not in SEED_KEYS
-            and not k.startswith(NOT_AXES)]
+    return [k for k in keys if len({m.get(k) for m in maps}) > 1 and k not in SEED_KEYS and not k.startswith(NOT_AXES)]
 
 
 def _label_configurations(frame: pd.DataFrame) -> None:

@@ -4,10 +4,12 @@ A job writes its benchmarks' declarations to ``benchmarks.json`` beside metrics.
 (:mod:`hybrid_retrieval.eval.declaration`); the report reads them from there.
 Job dirs written before that file existed are read through :mod:`.legacy`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -24,8 +26,8 @@ class BenchmarkSpec:
     headline: tuple[str, ...]
     low_resource: tuple[str, ...] = ()
     lower_is_better: tuple[str, ...] = DEFAULT_LOWER_IS_BETTER
-    parallel: bool = False          # qid shared by translations: a question cluster spans languages
-    declared: bool = False          # headline declared by the benchmark, not the fallback of old job dirs
+    parallel: bool = False  # qid shared by translations: a question cluster spans languages
+    declared: bool = False  # headline declared by the benchmark, not the fallback of old job dirs
     extra: tuple[str, ...] = field(default=())  # shown in tables, not tested (multi recall@k of old runs)
 
     def key(self, entry: str) -> str:
@@ -43,10 +45,15 @@ def benchmark_names(columns) -> list[str]:
 
 def spec_from_declaration(name: str, declared: Mapping[str, Any]) -> BenchmarkSpec:
     """The report's view of one entry of a job's ``benchmarks.json`` (or of :func:`.legacy.legacy_declaration`)."""
-    return BenchmarkSpec(name, tuple(declared.get("headline") or ()),
-                         tuple(map(str, (declared.get("groups") or {}).get("low_resource") or ())),
-                         tuple(declared.get("lower_is_better") or ()), bool(declared.get("parallel")),
-                         bool(declared.get("declared", True)), tuple(declared.get("extra") or ()))
+    return BenchmarkSpec(
+        name,
+        tuple(declared.get("headline") or ()),
+        tuple(map(str, (declared.get("groups") or {}).get("low_resource") or ())),
+        tuple(declared.get("lower_is_better") or ()),
+        bool(declared.get("parallel")),
+        bool(declared.get("declared", True)),
+        tuple(declared.get("extra") or ()),
+    )
 
 
 def benchmark_specs(jobs: pd.DataFrame) -> dict[str, BenchmarkSpec]:
@@ -60,9 +67,12 @@ def benchmark_specs(jobs: pd.DataFrame) -> dict[str, BenchmarkSpec]:
     for configured in jobs["_configured"]:
         for name, node in (configured or {}).items():
             nodes.setdefault(name, node if isinstance(node, dict) else {})
-    return {name: spec_from_declaration(name, declared.get(name) or legacy_declaration(name, nodes.get(name, {}),
-                                                                                     set(jobs.columns)))
-            for name in benchmark_names(jobs.columns)}
+    return {
+        name: spec_from_declaration(
+            name, declared.get(name) or legacy_declaration(name, nodes.get(name, {}), set(jobs.columns))
+        )
+        for name in benchmark_names(jobs.columns)
+    }
 
 
 def parse_entry(entry: str) -> tuple[str, str, str | None]:
@@ -78,6 +88,11 @@ def pretty_metric(key: str) -> str:
     parts = key.split("/")
     if parts and parts[0] not in ("mono", "cross", "multi") and len(parts) >= 2:
         parts = parts[1:]
-    names = {"map": "mAP", "rank_distance": "rank distance", "mrr@10": "MRR@10", "ndcg@10": "nDCG@10",
-             "low_resource": "low-resource"}
+    names = {
+        "map": "mAP",
+        "rank_distance": "rank distance",
+        "mrr@10": "MRR@10",
+        "ndcg@10": "nDCG@10",
+        "low_resource": "low-resource",
+    }
     return " ".join(names.get(p, p.replace("recall@", "R@").replace("ndcg@", "nDCG@")) for p in parts)

@@ -6,11 +6,13 @@ beside it), ``low_resource`` and ``lower_is_better``.  Whether its queries are
 parallel is the reader's own word, read from the module its ``_target_`` names
 (``PARALLEL``).  New jobs never come here.
 """
+
 from __future__ import annotations
 
 import importlib
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 FALLBACK_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
 DEFAULT_LOWER_IS_BETTER = ("rank_distance",)
@@ -33,10 +35,21 @@ def legacy_declaration(name: str, node: Mapping[str, Any], columns: set) -> dict
     extra: list[str] = []
     if not headline:
         headline = [h for h in FALLBACK_HEADLINE if f"{name}/{h}" in columns]
-        extra = [r for _, r in sorted((int(m.group(1)), str(c)[len(name) + 1:]) for c in columns
-                                      if str(c).startswith(f"{name}/") for m in [RECALL.match(str(c)[len(name) + 1:])]
-                                      if m)]
-    return {"headline": headline, "groups": {"low_resource": list(map(str, node.get("low_resource") or ()))},
-            "lower_is_better": list(node.get("lower_is_better") or DEFAULT_LOWER_IS_BETTER),
-            "parallel": reader_is_parallel(str(node.get("_target_", ""))), "declared": bool(node.get("headline")),
-            "extra": extra}
+        extra = [
+            r
+            for _, r in sorted(
+                (int(m.group(1)), str(c)[len(name) + 1 :])
+                for c in columns
+                if str(c).startswith(f"{name}/")
+                for m in [RECALL.match(str(c)[len(name) + 1 :])]
+                if m
+            )
+        ]
+    return {
+        "headline": headline,
+        "groups": {"low_resource": list(map(str, node.get("low_resource") or ()))},
+        "lower_is_better": list(node.get("lower_is_better") or DEFAULT_LOWER_IS_BETTER),
+        "parallel": reader_is_parallel(str(node.get("_target_", ""))),
+        "declared": bool(node.get("headline")),
+        "extra": extra,
+    }

@@ -4,6 +4,7 @@ Rows: cross ratio 0 (X-X), 1 (X-Y), every other ratio (hybrid), the zero-shot ba
 paper's own XLM-R numbers as a reference row (from DESIGN.md; a different backbone and training
 budget, so a scale to read ours against, not a target).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,9 @@ from hybrid_retrieval.report.collect import RATIO_KEY
 from hybrid_retrieval.report.headline import pretty_metric
 
 PAPER_XLMR = {  # mAP mono / cross / multi and rank distance, XQuAD-R, XLM-R
-    "X-X (paper, XLM-R)": {"mono/map": .792, "cross/map": .674, "multi/map": .547, "multi/rank_distance": 410.2},
-    "X-Y (paper, XLM-R)": {"mono/map": .755, "cross/map": .700, "multi/map": .593, "multi/rank_distance": 295.4},
-    "hybrid (paper, XLM-R)": {"mono/map": .798, "cross/map": .705, "multi/map": .593, "multi/rank_distance": 286.6},
+    "X-X (paper, XLM-R)": {"mono/map": 0.792, "cross/map": 0.674, "multi/map": 0.547, "multi/rank_distance": 410.2},
+    "X-Y (paper, XLM-R)": {"mono/map": 0.755, "cross/map": 0.700, "multi/map": 0.593, "multi/rank_distance": 295.4},
+    "hybrid (paper, XLM-R)": {"mono/map": 0.798, "cross/map": 0.705, "multi/map": 0.593, "multi/rank_distance": 286.6},
 }
 PAPER_COLUMNS = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
 
@@ -26,8 +27,9 @@ def recipe_name(value: str) -> str:
     return "X-X" if x == 0 else "X-Y" if x == 1 else f"hybrid {value}"
 
 
-def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: list[str], group: str = "all") -> \
-        tuple[list[str], list[list[str]]] | None:
+def paper_table(
+    agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: list[str], group: str = "all"
+) -> tuple[list[str], list[list[str]]] | None:
     """(header, rows) when the sweep has cross ratios 0 and 1 in ``group``; else None.
 
     ``extra``: full metric keys of other benchmarks (their low-resource headline metrics).
@@ -43,8 +45,12 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
         return None
     keys = [f"{benchmark}/{m}" for m in PAPER_COLUMNS if f"{benchmark}/{m}:mean" in agg]
     keys += [k for k in extra if f"{k}:mean" in agg]
-    header = ["recipe", "seeds"] + [pretty_metric(k) if k.startswith(f"{benchmark}/") else f"{k.split('/', 1)[0]} {pretty_metric(k.split('/', 1)[1])}"
-                                    for k in keys]
+    header = ["recipe", "seeds"] + [
+        pretty_metric(k)
+        if k.startswith(f"{benchmark}/")
+        else f"{k.split('/', 1)[0]} {pretty_metric(k.split('/', 1)[1])}"
+        for k in keys
+    ]
     out = []
     ends = rows_[rows_[col].map(lambda v: float(v) in (0.0, 1.0))]
     for _, r in rows_.sort_values(col, key=lambda s: s.map(float)).iterrows():
@@ -56,19 +62,35 @@ def paper_table(agg: pd.DataFrame, table: pd.DataFrame, benchmark: str, extra: l
             if float(r[col]) not in (0.0, 1.0) and len(ends):
                 lower = m.endswith("rank_distance")
                 best = ends.loc[ends[f"{key}:mean"].idxmin() if lower else ends[f"{key}:mean"].idxmax()]
-                cmp = table[(table["benchmark"] == bench) & (table["metric"] == m) & (table["axis"] == RATIO_KEY)
-                            & (table["config"] == r["config"]) & (table["baseline_config"] == best["config"])]
+                cmp = table[
+                    (table["benchmark"] == bench)
+                    & (table["metric"] == m)
+                    & (table["axis"] == RATIO_KEY)
+                    & (table["config"] == r["config"])
+                    & (table["baseline_config"] == best["config"])
+                ]
                 if len(cmp):
                     c = cmp.iloc[0]
-                    cell += (f" (Δ vs {recipe_name(best[col])} {c['diff']:+.3g} [{c['ci_low']:+.3g}, "
-                             f"{c['ci_high']:+.3g}]{' *' if c['significant'] else ''})")
+                    cell += (
+                        f" (Δ vs {recipe_name(best[col])} {c['diff']:+.3g} [{c['ci_low']:+.3g}, "
+                        f"{c['ci_high']:+.3g}]{' *' if c['significant'] else ''})"
+                    )
             cells.append(cell)
         out.append(cells)
     for _, r in agg[agg["reference"].astype(bool)].iterrows():
-        out.append([r["config"], "eval only"] + [mean_pm_std(r[f"{k}:mean"], np.nan,
-                                                             1 if k.endswith("rank_distance") else 3) for k in keys])
+        out.append(
+            [r["config"], "eval only"]
+            + [mean_pm_std(r[f"{k}:mean"], np.nan, 1 if k.endswith("rank_distance") else 3) for k in keys]
+        )
     if benchmark == "xquad_r":
         for name, vals in PAPER_XLMR.items():
-            out.append([name, "1 (no seeds)"] + [f"{vals[k.split('/', 1)[1]]:g}" if k.startswith(f"{benchmark}/")
-                                                 and k.split("/", 1)[1] in vals else "–" for k in keys])
+            out.append(
+                [name, "1 (no seeds)"]
+                + [
+                    f"{vals[k.split('/', 1)[1]]:g}"
+                    if k.startswith(f"{benchmark}/") and k.split("/", 1)[1] in vals
+                    else "–"
+                    for k in keys
+                ]
+            )
     return header, out

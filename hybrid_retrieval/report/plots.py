@@ -1,5 +1,6 @@
 """Figures for a paper: metrics along any swept axis with seed error bars and the zero-shot backbone
 dashed, and language-pair heatmaps."""
+
 from __future__ import annotations
 
 import math
@@ -37,19 +38,35 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, axis, lower: bool = False) 
         x = [axis.position(v) for v in sub[col]]
         order = np.argsort(x)
         std = sub[f"{metric}:std"].fillna(0.0).to_numpy()[order]
-        ax.errorbar(np.array(x)[order], sub[f"{metric}:mean"].to_numpy()[order], yerr=std, marker="o", capsize=4,
-                    linewidth=1.5, label=None if group == "all" else group)
+        ax.errorbar(
+            np.array(x)[order],
+            sub[f"{metric}:mean"].to_numpy()[order],
+            yerr=std,
+            marker="o",
+            capsize=4,
+            linewidth=1.5,
+            label=None if group == "all" else group,
+        )
     refs = agg[agg["reference"].astype(bool) & agg[f"{metric}:mean"].notna()]
     for i, (_, ref) in enumerate(refs.iterrows()):
         backbone = ref["config"].removeprefix("zero-shot ")
         if axis.key == "model" and backbone in axis.values:  # a backbone axis: the reference sits at its backbone
-            ax.plot([axis.position(backbone)], [ref[f"{metric}:mean"]], marker="s", linestyle="none",
-                    color="0.35", label="zero-shot" if i == 0 else None)
+            ax.plot(
+                [axis.position(backbone)],
+                [ref[f"{metric}:mean"]],
+                marker="s",
+                linestyle="none",
+                color="0.35",
+                label="zero-shot" if i == 0 else None,
+            )
         else:
             ax.axhline(ref[f"{metric}:mean"], linestyle="--", color="0.35", linewidth=1.2, label=ref["config"])
     if axis.key == "model" and len(refs) > 1:
-        pts = sorted((axis.position(r["config"].removeprefix("zero-shot ")), r[f"{metric}:mean"])
-                     for _, r in refs.iterrows() if r["config"].removeprefix("zero-shot ") in axis.values)
+        pts = sorted(
+            (axis.position(r["config"].removeprefix("zero-shot ")), r[f"{metric}:mean"])
+            for _, r in refs.iterrows()
+            if r["config"].removeprefix("zero-shot ") in axis.values
+        )
         if pts:
             ax.plot(*zip(*pts), linestyle="--", color="0.35", linewidth=1.2)
     ax.set_xlabel(axis.key if not axis.log else f"{axis.key} (parameters, log scale)")
@@ -60,8 +77,12 @@ def _draw_metric(ax, agg: pd.DataFrame, metric: str, axis, lower: bool = False) 
         ax.set_xscale("log")
         ax.minorticks_off()
         labels = [f"{v}\n{_count(axis.position(v))}" for v in axis.values]
-    ax.set_xticks([axis.position(v) for v in axis.values], labels,
-                  rotation=0 if axis.numeric or axis.log or max(map(len, axis.values)) < 10 else 30, fontsize=8)
+    ax.set_xticks(
+        [axis.position(v) for v in axis.values],
+        labels,
+        rotation=0 if axis.numeric or axis.log or max(map(len, axis.values)) < 10 else 30,
+        fontsize=8,
+    )
     ax.grid(alpha=0.3)
     if len(groups) > 1 or len(refs):
         ax.legend(fontsize=7)
@@ -87,8 +108,9 @@ def plot_metric(agg: pd.DataFrame, metric: str, axis, path: Path, lower: bool = 
     return save_figure(fig, path)
 
 
-def plot_overview(agg: pd.DataFrame, metrics: list[str], axis, path: Path, title: str,
-                  lower: dict[str, bool] | None = None) -> Path:
+def plot_overview(
+    agg: pd.DataFrame, metrics: list[str], axis, path: Path, title: str, lower: dict[str, bool] | None = None
+) -> Path:
     """All headline metrics of one benchmark along one axis, as panels of one figure."""
     lower = lower or {}
     cols = min(3, len(metrics))
@@ -96,7 +118,7 @@ def plot_overview(agg: pd.DataFrame, metrics: list[str], axis, path: Path, title
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.3 * rows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         _draw_metric(ax, agg, metric, axis, lower.get(metric, False))
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle(f"{title} — {_seed_note(agg)}", fontsize=11)
     fig.tight_layout()
@@ -113,8 +135,13 @@ def plot_language_heatmaps(panels: dict[str, pd.DataFrame], path: Path, title: s
     rows = math.ceil(n / cols)
     size = max(m.shape[0] for m in panels.values())
     cell = 0.42 if size > 6 else 0.7
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * (size * cell + 1.6), rows * (size * cell + 1.2)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(cols * (size * cell + 1.6), rows * (size * cell + 1.2)),
+        squeeze=False,
+        layout="constrained",
+    )
     values = np.concatenate([m.to_numpy(float).ravel() for m in panels.values()])
     vmin, vmax = np.nanmin(values), np.nanmax(values)
     image = None
@@ -131,8 +158,15 @@ def plot_language_heatmaps(panels: dict[str, pd.DataFrame], path: Path, title: s
             for (i, j), v in np.ndenumerate(data):
                 if np.isfinite(v):
                     dark = (v - vmin) / ((vmax - vmin) or 1) < 0.6
-                    ax.text(j, i, f"{v:.{digits}f}"[1:] if 0 <= v < 1 else f"{v:.2g}", ha="center", va="center",
-                            fontsize=6 if size > 6 else 8, color="white" if dark else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.{digits}f}"[1:] if 0 <= v < 1 else f"{v:.2g}",
+                        ha="center",
+                        va="center",
+                        fontsize=6 if size > 6 else 8,
+                        color="white" if dark else "black",
+                    )
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=11)

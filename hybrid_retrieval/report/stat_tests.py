@@ -19,6 +19,7 @@ configurations it has 6 and 86%. ``model_t_test`` asks only "is this trained mod
 one on these questions?": a paired t-test over question clusters, all a single seed allows.
 The CI and the p-value come from one t statistic, so "CI excludes 0" and "p < alpha" agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -29,16 +30,16 @@ from scipy import stats
 
 @dataclass(frozen=True)
 class TestResult:
-    diff: float          # mean(a) - mean(b): mean over seeds of the mean over question clusters
+    diff: float  # mean(a) - mean(b): mean over seeds of the mean over question clusters
     ci_low: float
     ci_high: float
-    p: float             # two-sided
+    p: float  # two-sided
     se: float
     df: float
     n_seeds_a: int
     n_seeds_b: int
     n_clusters: int
-    kind: str            # "recipes" (seed + question variance) or "models" (question variance only)
+    kind: str  # "recipes" (seed + question variance) or "models" (question variance only)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,15 +61,25 @@ def _result(diff: float, se: float, df: float, alpha: float, a, b, kind: str) ->
         p = float(2 * t.sf(abs(diff) / se))
     else:  # no variance at all: identical scores give p = 1, a constant shift p = 0
         half, p = 0.0, (1.0 if diff == 0 else 0.0)
-    return TestResult(float(diff), float(diff - half), float(diff + half), p, float(se), float(df),
-                      a.shape[0], b.shape[0], a.shape[1], kind)
+    return TestResult(
+        float(diff),
+        float(diff - half),
+        float(diff + half),
+        p,
+        float(se),
+        float(df),
+        a.shape[0],
+        b.shape[0],
+        a.shape[1],
+        kind,
+    )
 
 
 def _residual_ms(x: np.ndarray) -> float:
     """Residual mean square of the two-way (seed x cluster) layout: the per-question seed noise."""
     n, q = x.shape
     resid = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
-    return float((resid ** 2).sum() / ((n - 1) * (q - 1)))
+    return float((resid**2).sum() / ((n - 1) * (q - 1)))
 
 
 def pooled_seed_variance(configs) -> tuple[float, int]:
@@ -86,8 +97,9 @@ def pooled_seed_variance(configs) -> tuple[float, int]:
     return (ss / df if df else np.nan), df
 
 
-def recipe_t_test(a, b, *, alpha: float = 0.05, b_fixed: bool = False,
-                  seed_var: tuple[float, int] | None = None) -> TestResult:
+def recipe_t_test(
+    a, b, *, alpha: float = 0.05, b_fixed: bool = False, seed_var: tuple[float, int] | None = None
+) -> TestResult:
     """Two configurations (recipes), each trained with >= 2 seeds; variance from seeds and question clusters.
 
     Var(diff) = Var_seeds(per-seed means of a) / n_a + (the same for b)
@@ -117,12 +129,13 @@ def recipe_t_test(a, b, *, alpha: float = 0.05, b_fixed: bool = False,
     dfs.append(q - 1)
     parts, dfs = np.array(parts), np.array(dfs, float)
     var = parts.sum()
-    df = var ** 2 / np.sum(parts ** 2 / dfs) if var > 0 else np.inf
+    df = var**2 / np.sum(parts**2 / dfs) if var > 0 else np.inf
     return _result(delta.mean(), np.sqrt(var), df, alpha, a, b, "recipes")
 
 
-def model_t_test(a, b, *, alpha: float = 0.05, b_fixed: bool = False,
-                 seed_var: tuple[float, int] | None = None) -> TestResult:
+def model_t_test(
+    a, b, *, alpha: float = 0.05, b_fixed: bool = False, seed_var: tuple[float, int] | None = None
+) -> TestResult:
     """Paired t-test over question clusters of seed-averaged scores: two trained models, not two recipes.
 
     Seed variance is not estimated (one seed cannot show it), so a small p here says the two
@@ -136,8 +149,9 @@ def model_t_test(a, b, *, alpha: float = 0.05, b_fixed: bool = False,
     return _result(delta.mean(), se, q - 1, alpha, a, b, "models")
 
 
-def compare(a, b, *, alpha: float = 0.05, b_fixed: bool = False,
-            seed_var: tuple[float, int] | None = None) -> TestResult:
+def compare(
+    a, b, *, alpha: float = 0.05, b_fixed: bool = False, seed_var: tuple[float, int] | None = None
+) -> TestResult:
     """The recipe test when the seed variance is known (pooled over the sweep, or each side has >= 2
     seeds; b_fixed: b needs none), else the model test."""
     a, b = _checked(a, b)

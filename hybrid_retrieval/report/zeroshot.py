@@ -8,6 +8,7 @@ so the same benchmarks and languages), and copies the result into
 under ``cache_dir`` by a hash of the backbone and evaluation config, so the next sweep with the
 same backbone and evaluation reuses them instead of evaluating again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,7 @@ from hybrid_retrieval.job.job_status import COMPLETE, read_status
 
 log = logging.getLogger(__name__)
 # What a backbone's zero-shot scores depend on: the encoder, and how it is evaluated.
-MODEL_KEYS = ("name", "backbone", "pooling", "query_prefix", "passage_prefix", "max_query_length",
-              "max_passage_length")
+MODEL_KEYS = ("name", "backbone", "pooling", "query_prefix", "passage_prefix", "max_query_length", "max_passage_length")
 # training only: the twin does not train, so neither Hydra's callbacks (hydra.*) nor the Trainer's (callbacks*) apply
 DROP_OVERRIDES = ("seed", "trainer.max_steps", "save_encoder", "hydra", "reference", "checkpoint.", "callbacks")
 COPIED = ("metrics.json", "benchmarks.json", "status.json", ".hydra")
@@ -61,8 +61,10 @@ def plan(sweep_dir: Path) -> dict[str, tuple[str, list[str]]]:
         overrides_file = job / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or [] if overrides_file.is_file() else []
         key = reference_key(cfg)
-        label = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "model"),
-                     (cfg.get("model") or {}).get("name", "backbone"))
+        label = next(
+            (o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "model"),
+            (cfg.get("model") or {}).get("name", "backbone"),
+        )
         found.setdefault(key, (str(label), reference_overrides(overrides)))
     return found
 

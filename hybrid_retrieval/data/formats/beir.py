@@ -5,6 +5,7 @@ sets reuse): corpus lines ``{"_id", "title", "text"}``, query lines
 ``{"_id", "text"}``, and a tab-separated qrels file with a header row
 ``query-id  corpus-id  score``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,9 @@ def read_queries(path: str | Path) -> dict[str, str]:
         try:
             qid, text = str(record["_id"]), record["text"]
         except KeyError as err:
-            raise JsonlFormatError(f"{path}:{lineno}: missing field {err.args[0]!r} (queries need '_id' and 'text')") from None
+            raise JsonlFormatError(
+                f"{path}:{lineno}: missing field {err.args[0]!r} (queries need '_id' and 'text')"
+            ) from None
         if qid in queries:
             raise JsonlFormatError(f"{path}:{lineno}: query id {qid!r} appears twice")
         queries[qid] = str(text)
@@ -48,7 +51,9 @@ def read_qrels_tsv(path: str | Path) -> dict[str, dict[str, int]]:
             if lineno == 1 and fields[0] == "query-id":
                 continue
             if len(fields) != 3:
-                raise TrecFormatError(f"{path}:{lineno}: expected 'query-id\\tcorpus-id\\tscore', got {line.strip()[:80]!r}")
+                raise TrecFormatError(
+                    f"{path}:{lineno}: expected 'query-id\\tcorpus-id\\tscore', got {line.strip()[:80]!r}"
+                )
             qid, docid, score = fields
             try:
                 qrels.setdefault(qid, {})[docid] = int(score)

@@ -12,11 +12,12 @@ cross-lingual batches pair up.  A passage is a string or an object with
 identifies the passage (identical passages in a batch are masked as false
 negatives).  ``negatives`` is optional.  Errors name the file and line.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 from hybrid_retrieval.data.formats.passages import JsonlFormatError, iter_jsonl
 
@@ -26,7 +27,7 @@ class ParallelLine:
     item: str
     lang: str
     query: str
-    positive: tuple[str, str]               # (passage id, text)
+    positive: tuple[str, str]  # (passage id, text)
     negatives: tuple[tuple[str, str], ...] = ()
 
 
@@ -43,8 +44,10 @@ def jsonl_files(path: str | Path | Sequence[str | Path], key: str = "data.corpus
         elif p.is_file():
             files.append(p)
         else:
-            raise FileNotFoundError(f"{key}={path}: {p} does not exist (expected a .jsonl[.gz] file or a folder of them; "
-                                    f"format in docs/data.md)")
+            raise FileNotFoundError(
+                f"{key}={path}: {p} does not exist (expected a .jsonl[.gz] file or a folder of them; "
+                f"format in docs/data.md)"
+            )
     if not files:
         raise FileNotFoundError(f"{key}: no training files given")
     return files
@@ -74,8 +77,10 @@ def read_parallel_jsonl(files: Iterable[Path]) -> Iterator[ParallelLine]:
             where = f"{path}:{lineno}"
             missing = [f for f in ("id", "lang", "query", "positive") if f not in rec]
             if missing:
-                raise JsonlFormatError(f"{where}: missing field(s) {missing}; each line needs id, lang, query, "
-                                       f"positive (and optionally negatives)")
+                raise JsonlFormatError(
+                    f"{where}: missing field(s) {missing}; each line needs id, lang, query, "
+                    f"positive (and optionally negatives)"
+                )
             item, lang, query = str(rec["id"]), rec["lang"], rec["query"]
             if not isinstance(lang, str) or not lang:
                 raise JsonlFormatError(f"{where}: lang must be a language code such as 'en'")
@@ -87,5 +92,10 @@ def read_parallel_jsonl(files: Iterable[Path]) -> Iterator[ParallelLine]:
             negatives = rec.get("negatives") or []
             if not isinstance(negatives, list):
                 raise JsonlFormatError(f"{where}: negatives must be a list")
-            yield ParallelLine(item, lang, query.strip(), _passage(rec["positive"], where, "positive"),
-                               tuple(_passage(n, where, f"negatives[{i}]") for i, n in enumerate(negatives)))
+            yield ParallelLine(
+                item,
+                lang,
+                query.strip(),
+                _passage(rec["positive"], where, "positive"),
+                tuple(_passage(n, where, f"negatives[{i}]") for i, n in enumerate(negatives)),
+            )

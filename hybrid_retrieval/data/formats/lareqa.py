@@ -7,12 +7,13 @@ that contains its answer, and the candidate pool is every sentence of every
 paragraph in the language.  Question ids are shared across languages, which is
 what makes items parallel.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from hybrid_retrieval.data.formats.squad import iter_paragraphs, load_squad, question_fields
 
@@ -118,8 +119,10 @@ def read_lareqa(path: str | Path, lang: str) -> LareqaLanguage:
     if out.skipped_questions:
         log.warning("%s: skipped %d question(s) whose answer lies in no sentence", path, out.skipped_questions)
     if not out.questions:
-        raise LareqaFormatError(f"{path}: language {lang!r} has no usable question "
-                                f"({out.skipped_questions} skipped: answer in no sentence); fix the file or drop {lang!r}")
+        raise LareqaFormatError(
+            f"{path}: language {lang!r} has no usable question "
+            f"({out.skipped_questions} skipped: answer in no sentence); fix the file or drop {lang!r}"
+        )
     return out
 
 
@@ -127,11 +130,14 @@ def _paragraph_fields(para: dict, where: str) -> tuple[list[str], list[list[int]
     try:
         sentences, breaks, qas = para["sentences"], para["sentence_breaks"], para["qas"]
     except KeyError as err:
-        raise LareqaFormatError(f"{where}: missing field {err.args[0]!r} (LAReQA needs sentences, sentence_breaks, qas)") from None
+        raise LareqaFormatError(
+            f"{where}: missing field {err.args[0]!r} (LAReQA needs sentences, sentence_breaks, qas)"
+        ) from None
     if not isinstance(sentences, list) or not all(isinstance(t, str) for t in sentences):
         raise LareqaFormatError(f"{where}: 'sentences' must be a list of strings")
-    if not isinstance(breaks, list) or not all(isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) for x in b)
-                                               for b in breaks):
+    if not isinstance(breaks, list) or not all(
+        isinstance(b, list) and len(b) == 2 and all(isinstance(x, int) for x in b) for b in breaks
+    ):
         raise LareqaFormatError(f"{where}: 'sentence_breaks' must be a list of [start, end] integer pairs")
     if len(sentences) != len(breaks):
         raise LareqaFormatError(f"{where}: {len(sentences)} sentences but {len(breaks)} sentence_breaks")

@@ -10,6 +10,7 @@ gzipped) is published only on the hub as ``miracl/miracl-corpus``, in folders
 ``miracl-corpus-v1.0-<lang>/docs-<n>.jsonl.gz``.  A local copy may keep that
 folder name or be ``<corpus_dir>/<lang>/*.jsonl[.gz]``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,7 +44,9 @@ def corpus_files(corpus_dir: str | Path, lang: str) -> list[Path]:
     """The language's corpus files in a local copy, sorted so ``docs-2`` comes before ``docs-10``; [] if none."""
     root = Path(corpus_dir)
     for folder in (root / lang, root / HUB_CORPUS_FOLDER.format(lang=lang)):
-        files = [p for p in folder.glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz"))] if folder.is_dir() else []
+        files = (
+            [p for p in folder.glob("*.jsonl*") if p.name.endswith((".jsonl", ".jsonl.gz"))] if folder.is_dir() else []
+        )
         if files:
             return sorted(files, key=natural_key)
     return []
@@ -53,5 +56,5 @@ def natural_key(path: Path) -> tuple:
     """Sort key that puts ``docs-2`` before ``docs-10``."""
     stem = path.name.split(".", 1)[0]
     head = stem.rstrip("0123456789")
-    digits = stem[len(head):]
+    digits = stem[len(head) :]
     return head, int(digits) if digits else -1, path.name

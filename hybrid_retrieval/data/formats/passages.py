@@ -4,14 +4,14 @@ Corpora can hold millions of passages, so nothing here builds a list of the
 whole collection: readers yield one record at a time and ``batched`` groups
 them for encoding.  Errors name the file and line.
 """
+
 from __future__ import annotations
 
 import gzip
-import io
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 
 class JsonlFormatError(ValueError):
@@ -41,10 +41,11 @@ class _Utf8Lines:
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise self.error(f"{self.path}:{lineno}: not UTF-8 text (byte {err.start} of the line: "
-                                 f"{err.reason})") from None
+                raise self.error(
+                    f"{self.path}:{lineno}: not UTF-8 text (byte {err.start} of the line: {err.reason})"
+                ) from None
 
-    def __enter__(self) -> "_Utf8Lines":
+    def __enter__(self) -> _Utf8Lines:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -52,12 +53,13 @@ class _Utf8Lines:
 
 
 def open_text(path: str | Path, error: type[ValueError] | None = None) -> _Utf8Lines:
-    """The lines of a UTF-8 text file, transparently gunzipping ``*.gz``; bad bytes raise ``error`` naming file and line."""
+    """The lines of a UTF-8 text file, gunzipping ``*.gz``; bad bytes raise ``error`` naming file and line."""
     return _Utf8Lines(Path(path), error or JsonlFormatError)
 
 
-def iter_columns(lines: Iterable[str], columns: str, where: str | Path,
-                 error: type[ValueError] = ValueError) -> Iterator[tuple[int, list[str]]]:
+def iter_columns(
+    lines: Iterable[str], columns: str, where: str | Path, error: type[ValueError] = ValueError
+) -> Iterator[tuple[int, list[str]]]:
     """The whitespace-separated fields of each non-blank line; a line without exactly the fields of
     ``columns`` (e.g. ``'<qid> <iter> <docid> <relevance>'``) raises ``error`` naming file and line."""
     n = len(columns.split())
@@ -96,8 +98,9 @@ def passage_from_record(record: dict, id_key: str, where: str) -> Passage:
     try:
         docid, text = record[id_key], record["text"]
     except KeyError as err:
-        raise JsonlFormatError(f"{where}: missing field {err.args[0]!r} (passages need {id_key!r} and 'text', "
-                               f"optionally 'title')") from None
+        raise JsonlFormatError(
+            f"{where}: missing field {err.args[0]!r} (passages need {id_key!r} and 'text', optionally 'title')"
+        ) from None
     title = record.get("title") or ""
     if not isinstance(text, str) or not isinstance(title, str):
         raise JsonlFormatError(f"{where}: 'text' and 'title' must be strings")

@@ -4,11 +4,12 @@ Only the parts both readers need live here: loading the document with errors
 that name the file (and the first bad byte of non-UTF-8 input), and walking
 ``data[*].paragraphs[*]`` with a location string for every error.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def load_squad(path: Path, error: type[ValueError]) -> dict:

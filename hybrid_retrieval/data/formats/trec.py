@@ -3,6 +3,7 @@
 MIRACL ships both; Anserini/Pyserini and trec_eval read the same files.
 Qrels keep graded relevance levels: trec_eval's nDCG uses them as gains.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -9,17 +9,27 @@ MIRACL's and Mr. TyDi's low-resource queries (sw, te, bn) come from TyDi QA,
 which makes GoldP the offline window on those languages: every record is a
 question, the Wikipedia passage that answers it, and the answer span.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from hybrid_retrieval.data.formats.squad import iter_paragraphs, load_squad, question_fields
 
 LANGUAGE_NAMES = {
-    "arabic": "ar", "bengali": "bn", "english": "en", "finnish": "fi", "indonesian": "id", "japanese": "ja",
-    "korean": "ko", "russian": "ru", "swahili": "sw", "telugu": "te", "thai": "th",
+    "arabic": "ar",
+    "bengali": "bn",
+    "english": "en",
+    "finnish": "fi",
+    "indonesian": "id",
+    "japanese": "ja",
+    "korean": "ko",
+    "russian": "ru",
+    "swahili": "sw",
+    "telugu": "te",
+    "thai": "th",
 }
 CODE_NAMES = {code: name for name, code in LANGUAGE_NAMES.items()}
 # GoldP's published languages per split (Japanese and Thai have none in GoldP v1.1)
@@ -72,22 +82,28 @@ def read_goldp(path: str | Path, languages: Iterable[str] | None = None) -> dict
             qid, question, start = question_fields(qa, at, TydiFormatError)
             lang = language_of(qid)
             if lang is None:
-                raise TydiFormatError(f"{at}: id {qid!r} does not start with a GoldP language name "
-                                      f"({', '.join(sorted(LANGUAGE_NAMES))})")
+                raise TydiFormatError(
+                    f"{at}: id {qid!r} does not start with a GoldP language name ({', '.join(sorted(LANGUAGE_NAMES))})"
+                )
             if wanted is not None and lang not in wanted:
                 continue
             answer = qa["answers"][0].get("text", "")
             if not isinstance(answer, str) or not 0 <= start < len(context):
-                raise TydiFormatError(f"{at}: answer_start={start} lies outside its context of {len(context)} characters")
-            out.setdefault(lang, []).append(GoldpRecord(qid, lang, question.strip(), title.strip(), context,
-                                                        answer, start))
+                raise TydiFormatError(
+                    f"{at}: answer_start={start} lies outside its context of {len(context)} characters"
+                )
+            out.setdefault(lang, []).append(
+                GoldpRecord(qid, lang, question.strip(), title.strip(), context, answer, start)
+            )
     return out
 
 
 def goldp_relpaths(lang: str, split: str) -> list[str]:
     """Where a language's GoldP records may be under the data root, per-language file first."""
-    return [f"tydiqa-goldp/{PER_LANGUAGE_FILE.format(split=split, name=CODE_NAMES[lang])}",
-            f"tydiqa-goldp/{OFFICIAL_FILE.format(split=split)}"]
+    return [
+        f"tydiqa-goldp/{PER_LANGUAGE_FILE.format(split=split, name=CODE_NAMES[lang])}",
+        f"tydiqa-goldp/{OFFICIAL_FILE.format(split=split)}",
+    ]
 
 
 def goldp_file(root: Path, lang: str, split: str) -> Path:

@@ -6,10 +6,12 @@ of every evaluated language, where each language's answer sentence is
 relevant).  Question ids are shared across languages, which is what makes
 the pooled setting measure language bias.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hybrid_retrieval.data.formats.lareqa import KNOWN_LANGUAGES, LareqaLanguage, read_lareqa, require_language_files  # noqa: F401
 from hybrid_retrieval.eval.pipeline import Benchmark, Candidates, Plan, QuerySet, Task
@@ -19,8 +21,11 @@ SETTINGS = ("mono", "cross", "multi")
 POOL = "multi"  # corpus key (and run-file corpus tag) of the pooled candidates
 DEFAULT_HEADLINE = ("mono/map", "cross/map", "multi/map", "multi/rank_distance")
 PARALLEL = True  # a question id names the question in every language: the report's unit is that cluster
-DEFAULTS = {"settings": list(SETTINGS), "metrics": ["map", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10",
-                                                   "ndcg@10"], "depth": 1000}
+DEFAULTS = {
+    "settings": list(SETTINGS),
+    "metrics": ["map", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"],
+    "depth": 1000,
+}
 
 
 def check_config(name: str, node: dict) -> None:
@@ -29,17 +34,25 @@ def check_config(name: str, node: dict) -> None:
     require_language_files(node.get("root"), node["folder"], node["languages"], f"eval.benchmarks.{name}.languages")
 
 
-def load_lareqa(name: str, folder: str, languages: Iterable[str], root: str | Path | None = None,
-                **protocol: Any) -> Benchmark:
+def load_lareqa(
+    name: str, folder: str, languages: Iterable[str], root: str | Path | None = None, **protocol: Any
+) -> Benchmark:
     """Read every language file (failing before training on any gap) and plan the LAReQA settings."""
     proto = Protocol.from_node(name, {**DEFAULTS, **protocol}, SETTINGS, DEFAULT_HEADLINE, parallel=PARALLEL)
     languages = list(languages)
     files = require_language_files(root, folder, languages, f"eval.benchmarks.{name}.languages")
     data = {lang: read_lareqa(path, lang) for lang, path in zip(languages, files)}
-    return Benchmark(name, proto, lareqa_plan(data, proto.settings), languages=languages,
-                     info={"sentences": {x: len(d.sentences) for x, d in data.items()},
-                           "questions": {x: len(d.questions) for x, d in data.items()},
-                           "skipped_questions": {x: d.skipped_questions for x, d in data.items()}})
+    return Benchmark(
+        name,
+        proto,
+        lareqa_plan(data, proto.settings),
+        languages=languages,
+        info={
+            "sentences": {x: len(d.sentences) for x, d in data.items()},
+            "questions": {x: len(d.questions) for x, d in data.items()},
+            "skipped_questions": {x: d.skipped_questions for x, d in data.items()},
+        },
+    )
 
 
 def lareqa_plan(data: dict[str, LareqaLanguage], settings: Iterable[str]) -> Plan:

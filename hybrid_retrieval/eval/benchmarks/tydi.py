@@ -16,15 +16,17 @@ questions against the pooled candidates of every evaluated language; the
 relevant candidate stays the one in X, so drifting to other languages costs
 rank).  Questions are not parallel across languages, so each is its own unit.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from hybrid_retrieval.data.download import resolve_root
-from hybrid_retrieval.data.sentences import split_sentences
 from hybrid_retrieval.data.formats.tydi import SPLIT_LANGUAGES, GoldpRecord, goldp_file, read_goldp
+from hybrid_retrieval.data.sentences import split_sentences
 from hybrid_retrieval.eval.pipeline import Benchmark, Candidates, Plan, QuerySet, Task
 from hybrid_retrieval.eval.protocol import PROTOCOL_KEYS, Protocol
 
@@ -33,14 +35,23 @@ SETTINGS = ("mono", "multi")
 GRANULARITIES = ("sentence", "passage")
 POOL = "multi"
 DEFAULT_HEADLINE = ("mono/ndcg@10/low_resource", "mono/recall@10/low_resource", "multi/ndcg@10/low_resource")
-DEFAULTS = {"settings": list(SETTINGS), "metrics": ["ndcg@10", "recall@1", "recall@10", "recall@100", "mrr@10", "map"],
-            "depth": 100, "low_resource": ["sw", "te", "bn"]}
+DEFAULTS = {
+    "settings": list(SETTINGS),
+    "metrics": ["ndcg@10", "recall@1", "recall@10", "recall@100", "mrr@10", "map"],
+    "depth": 100,
+    "low_resource": ["sw", "te", "bn"],
+}
 
 
 def check_config(name: str, node: dict) -> None:
     """Protocol, granularity, languages and files of a node, without reading the files."""
-    _checked(name, node.get("languages") or [], node.get("granularity", "sentence"), node.get("split", "dev"),
-             {k: v for k, v in node.items() if k in PROTOCOL_KEYS})
+    _checked(
+        name,
+        node.get("languages") or [],
+        node.get("granularity", "sentence"),
+        node.get("split", "dev"),
+        {k: v for k, v in node.items() if k in PROTOCOL_KEYS},
+    )
     root = resolve_root(node.get("root"))
     for lang in node["languages"]:
         goldp_file(root, lang, node.get("split", "dev"))
@@ -56,16 +67,26 @@ def _checked(name: str, languages: Iterable[str], granularity: str, split: str, 
     languages = list(languages)
     unknown = [x for x in languages if x not in SPLIT_LANGUAGES]
     if unknown or not languages or len(set(languages)) != len(languages):
-        raise ValueError(f"{key}.languages={languages}: TyDi GoldP has {list(SPLIT_LANGUAGES)} (each at most once); "
-                         f"unknown: {unknown}")
+        raise ValueError(
+            f"{key}.languages={languages}: TyDi GoldP has {list(SPLIT_LANGUAGES)} (each at most once); "
+            f"unknown: {unknown}"
+        )
     bad_group = [x for x in proto.groups.get("low_resource", ()) if x not in SPLIT_LANGUAGES]
     if bad_group:
-        raise ValueError(f"{key}.low_resource: {bad_group} are not TyDi GoldP languages; valid: {list(SPLIT_LANGUAGES)}")
+        raise ValueError(
+            f"{key}.low_resource: {bad_group} are not TyDi GoldP languages; valid: {list(SPLIT_LANGUAGES)}"
+        )
     return proto
 
 
-def load_tydi(name: str = "tydi", languages: Iterable[str] = ("sw", "te", "bn", "en"), granularity: str = "sentence",
-              split: str = "dev", root: str | Path | None = None, **protocol: Any) -> Benchmark:
+def load_tydi(
+    name: str = "tydi",
+    languages: Iterable[str] = ("sw", "te", "bn", "en"),
+    granularity: str = "sentence",
+    split: str = "dev",
+    root: str | Path | None = None,
+    **protocol: Any,
+) -> Benchmark:
     key = f"eval.benchmarks.{name}"
     languages = list(languages)
     proto = _checked(name, languages, granularity, split, protocol)
@@ -77,13 +98,22 @@ def load_tydi(name: str = "tydi", languages: Iterable[str] = ("sw", "te", "bn", 
             raise ValueError(f"{key}: {goldp_file(root, lang, split)} holds no {lang!r} question of the {split} split")
         records[lang] = found
     pools = {x: candidates(recs, granularity) for x, recs in records.items()}
-    info = {"granularity": granularity,
-            "questions": {x: len(p.relevant) for x, p in pools.items()},
-            "candidates": {x: len(p.candidates.ids) for x, p in pools.items()},
-            "skipped_questions": {x: p.skipped for x, p in pools.items()}}
+    info = {
+        "granularity": granularity,
+        "questions": {x: len(p.relevant) for x, p in pools.items()},
+        "candidates": {x: len(p.candidates.ids) for x, p in pools.items()},
+        "skipped_questions": {x: p.skipped for x, p in pools.items()},
+    }
     for x, p in pools.items():
-        log.info("%s %s: %d questions, %d %s candidates, %d skipped (answer in no sentence)",
-                 name, x, len(p.relevant), len(p.candidates.ids), granularity, p.skipped)
+        log.info(
+            "%s %s: %d questions, %d %s candidates, %d skipped (answer in no sentence)",
+            name,
+            x,
+            len(p.relevant),
+            len(p.candidates.ids),
+            granularity,
+            p.skipped,
+        )
     return Benchmark(name, proto, tydi_plan(records, pools, proto.settings), languages=languages, info=info)
 
 
@@ -120,8 +150,9 @@ def candidates(records: list[GoldpRecord], granularity: str) -> LanguagePool:
             ids.append(sid)
             texts.append(text)
     for r in records:
-        hit = next((sid for start, end, sid in spans[passage_of[(r.title, r.context)]]
-                    if start <= r.answer_start < end), None)
+        hit = next(
+            (sid for start, end, sid in spans[passage_of[(r.title, r.context)]] if start <= r.answer_start < end), None
+        )
         if hit is None:
             skipped += 1
         else:
@@ -131,8 +162,7 @@ def candidates(records: list[GoldpRecord], granularity: str) -> LanguagePool:
 
 def tydi_plan(records: dict[str, list[GoldpRecord]], pools: dict[str, LanguagePool], settings: Iterable[str]) -> Plan:
     langs = list(records)
-    query_sets = {x: QuerySet(x, {r.qid: r.question for r in records[x] if r.qid in pools[x].relevant})
-                  for x in langs}
+    query_sets = {x: QuerySet(x, {r.qid: r.question for r in records[x] if r.qid in pools[x].relevant}) for x in langs}
     corpora = {x: pools[x].candidates for x in langs}
     tasks = []
     for setting in settings:

@@ -11,6 +11,7 @@ implementation that calls the backbone's SDPA when no dropout applies (evaluatio
 same numbers as the default) and an eager softmax with these masks in training is
 registered with transformers under :data:`ATTENTION`.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,9 @@ class FastDropout(nn.Dropout):
         return masks.drop(x, self.p, self.training)
 
 
-def masked_scores(query: torch.Tensor, key: torch.Tensor, attention_mask: torch.Tensor | None,
-                  scaling: float | None) -> torch.Tensor:
+def masked_scores(
+    query: torch.Tensor, key: torch.Tensor, attention_mask: torch.Tensor | None, scaling: float | None
+) -> torch.Tensor:
     """QK^T * scale plus the SDPA mask (bool, True = attend, or additive float): eager attention's logits."""
     scaling = query.size(-1) ** -0.5 if scaling is None else scaling
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
@@ -45,8 +47,9 @@ def fast_dropout_attention(module, query, key, value, attention_mask, scaling=No
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if dropout == 0.0 or not module.training or query.device.type != "cpu":
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout,
-                                      **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
     scores = masked_scores(query, key, attention_mask, scaling)
     probs = masks.drop(torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype), dropout)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), None

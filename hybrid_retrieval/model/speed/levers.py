@@ -8,6 +8,7 @@ masks from another random stream, as another seed would give (``unpad``,
 ``model.grad_cache``) are model keys, not levers.  Defaults: the schema's
 ``SpeedSchema`` (hybrid_retrieval/config/schema.py), the same values as here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -27,11 +28,11 @@ class Speed:
     """The levers (``model.speed.*``) and what they do to an encoder, its steps and its optimizer."""
 
     sparse_embeddings: bool = True  # sparse embedding gradients, row-wise AdamW (one process only)
-    fused_adamw: bool = True        # fused AdamW kernel for the dense parameters
-    unpad: bool = True              # CPU training steps in length-sorted chunks without the batch's padding
+    fused_adamw: bool = True  # fused AdamW kernel for the dense parameters
+    unpad: bool = True  # CPU training steps in length-sorted chunks without the batch's padding
     unpad_chunk_overhead: int = 64  # tokens: the price of one more forward pass when cutting chunks
-    fast_dropout: bool = False      # the padded CPU step's dropout masks from NumPy too (unpad's chunks draw so)
-    compile: bool = False           # torch.compile the backbone for training (pays off on long runs)
+    fast_dropout: bool = False  # the padded CPU step's dropout masks from NumPy too (unpad's chunks draw so)
+    compile: bool = False  # torch.compile the backbone for training (pays off on long runs)
     unpadding: bool = field(default=False, init=False, repr=False)  # unpad, on a backbone it applies to
 
     @classmethod
@@ -55,8 +56,13 @@ class Speed:
         if self.fast_dropout or self.unpadding:
             use_fast_dropout(encoder)
 
-    def embed(self, embed_padded: Callable[..., torch.Tensor], input_ids: torch.Tensor,
-              attention_mask: torch.Tensor, training: bool) -> torch.Tensor:
+    def embed(
+        self,
+        embed_padded: Callable[..., torch.Tensor],
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        training: bool,
+    ) -> torch.Tensor:
         """``embed_padded(input_ids, attention_mask)``, in unpadded chunks in a CPU training step under unpad."""
         if self.unpadding and training and input_ids.device.type == "cpu":
             return embed_unpadded(embed_padded, input_ids, attention_mask, self.unpad_chunk_overhead)

@@ -10,6 +10,7 @@ Seeds come from torch's generator, so seeded runs, checkpoint resumes and GradCa
 replayed passes see the same masks.  Used by ``model.speed.fast_dropout`` (the padded
 step) and ``model.speed.unpad`` (each chunk draws its own masks).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

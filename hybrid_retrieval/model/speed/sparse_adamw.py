@@ -9,6 +9,7 @@ updated every step (its moments decay).  So updating the *ever-touched* rows,
 with sparse gradients from ``nn.Embedding(sparse=True)``, gives the same
 parameters as dense AdamW, at a fraction of the cost.
 """
+
 from __future__ import annotations
 
 import torch
@@ -58,6 +59,6 @@ class AdamWSparseRows(torch.optim.AdamW):
         v = state["exp_avg_sq"].index_select(0, rows).mul_(beta2).addcmul_(g, g, value=1 - beta2)
         state["exp_avg"].index_copy_(0, rows, m)
         state["exp_avg_sq"].index_copy_(0, rows, v)
-        bias1, bias2 = 1 - beta1 ** step, 1 - beta2 ** step
-        denom = (v.sqrt() / bias2 ** 0.5).add_(group["eps"])
+        bias1, bias2 = 1 - beta1**step, 1 - beta2**step
+        denom = (v.sqrt() / bias2**0.5).add_(group["eps"])
         p.index_copy_(0, rows, p.index_select(0, rows).addcdiv_(m, denom, value=-group["lr"] / bias1))

@@ -15,6 +15,7 @@ stream differs from the padded step's, as another seed would.
 CPU only: on a GPU the padded forward runs (GPUs lose less to padding), with the
 backbone's own dropout.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ def plan_chunks(lengths: Sequence[int], overhead_tokens: int) -> list[list[int]]
         best[j] = costs[cut[j]]
     chunks, j = [], n
     while j > 0:
-        chunks.append(order[cut[j]:j])
+        chunks.append(order[cut[j] : j])
         j = int(cut[j])
     return chunks[::-1]
 
@@ -56,8 +57,9 @@ def can_unpad(model: nn.Module) -> bool:
     return not any(getattr(m, "is_causal", False) for m in model.modules())
 
 
-def embed_unpadded(embed: Callable[..., torch.Tensor], input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   overhead_tokens: int) -> torch.Tensor:
+def embed_unpadded(
+    embed: Callable[..., torch.Tensor], input_ids: torch.Tensor, attention_mask: torch.Tensor, overhead_tokens: int
+) -> torch.Tensor:
     """``embed(input_ids, attention_mask)`` of a right-padded batch, computed chunk by chunk (see module doc)."""
     lengths = attention_mask.sum(dim=1)
     chunks = plan_chunks(lengths.tolist(), overhead_tokens)
@@ -68,8 +70,12 @@ def embed_unpadded(embed: Callable[..., torch.Tensor], input_ids: torch.Tensor, 
     for rows in chunks:
         index = torch.tensor(rows, dtype=torch.long, device=input_ids.device)
         length = int(lengths[index].max())
-        parts.append(embed(input_ids=input_ids.index_select(0, index)[:, :length],
-                           attention_mask=attention_mask.index_select(0, index)[:, :length]))
+        parts.append(
+            embed(
+                input_ids=input_ids.index_select(0, index)[:, :length],
+                attention_mask=attention_mask.index_select(0, index)[:, :length],
+            )
+        )
         order.extend(rows)
     inverse = torch.argsort(torch.tensor(order, device=input_ids.device))  # back to the batch's row order
     return torch.cat(parts).index_select(0, inverse)

@@ -12,6 +12,10 @@ renamed into place when whole, the ``.emb`` last, so a shard exists only when co
 when every shard is there; ``encoded.log``, one line per shard this store ever encoded (the count the
 tests read: a shard encoded twice would show twice).  Everything under a lock, so two jobs of a sweep
 with the same model do not encode the same corpus side by side.
+
+A shard's token ids come from :class:`~hybrid_retrieval.data.shard_tokens.ShardTokens` (see
+:func:`passage_tokens`): tokenised once per tokenizer, prefix and max length, so a fine-tuned model finds
+the ids its zero-shot backbone (or another job of its sweep) already made, and only encodes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from hybrid_retrieval.data.shard_tokens import ShardTokens
 from hybrid_retrieval.eval.embedding_store import DTYPES, StoredRows, utf8_ids
 from hybrid_retrieval.files import cache_root, replaced_atomically, write_atomically
 
@@ -45,6 +50,16 @@ def embeddings_root(embeddings_dir: str | Path | None) -> Path:
 def store_key(encoder_id: str, corpus_id: str, dtype: str, shard_rows: int) -> str:
     parts = [encoder_id, corpus_id, dtype, str(int(shard_rows))]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def passage_tokens(encoder, corpus_id: str, shard_rows: int) -> ShardTokens | None:
+    """The kept passage ids of a corpus for this encoder's tokenizer, prefix and max length; None for an
+    encoder that cannot encode from ids."""
+    if not callable(getattr(encoder, "encode_ids", None)):
+        return None
+    return ShardTokens.for_corpus(
+        encoder.tokenizer, encoder.prefix["passage"], encoder.max_length["passage"], corpus_id, shard_rows
+    )
 
 
 def is_complete(folder: Path) -> bool:
@@ -91,8 +106,10 @@ def encode_sharded(
     shard_rows: int = 16384,
     desc: str = "corpus",
     info: dict | None = None,
+    kept_ids: ShardTokens | None = None,
 ) -> ShardedStore:
-    """The store in ``folder``: read if complete, else encoded from its first unfinished shard on."""
+    """The store in ``folder``: read if complete, else encoded from its first unfinished shard on (each
+    shard from its ids kept in ``kept_ids``, when given)."""
     if dtype not in DTYPES:
         raise ValueError(f"eval.embedding_dtype={dtype!r}: valid values are {sorted(DTYPES)}")
     folder = Path(folder)
@@ -116,7 +133,12 @@ def encode_sharded(
                 raise ValueError(f"{desc}: {len(ids)} ids for {len(texts)} texts in one chunk")
             ids_path, emb_path = _shard(folder, i)
             before = getattr(encoder, "tokens_encoded", 0), getattr(encoder, "token_squares", 0)
-            emb = np.ascontiguousarray(encoder.encode(texts, "passage"), dtype=DTYPES[dtype])
+            if kept_ids is None:
+                vectors = encoder.encode(texts, "passage")
+            else:
+                enc = kept_ids.ids(i, texts, lambda t: encoder.token_ids(t, "passage"))
+                vectors = encoder.encode_ids(enc, "passage")
+            emb = np.ascontiguousarray(vectors, dtype=DTYPES[dtype])
             with replaced_atomically(ids_path, suffix=".npy") as tmp:
                 np.save(tmp, utf8_ids(ids))
             with replaced_atomically(emb_path) as tmp:
@@ -149,13 +171,14 @@ def encode_sharded(
             ),
         )
         log.info(
-            "%s: %d passages in %d shard(s) at %s (%d encoded now in %.1f s)",
+            "%s: %d passages in %d shard(s) at %s (%d encoded now in %.1f s)%s",
             desc,
             store.n,
             len(store.files),
             folder,
             n_new,
             encode_s,
+            "" if kept_ids is None else f"; token ids: {kept_ids.read} shard(s) kept, {kept_ids.tokenized} tokenised",
         )
         return store
 

@@ -48,19 +48,23 @@ class TextEncoder:
         self._fingerprint: str | None = None
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
-        enc = self.token_ids(texts, kind)
+        return self.encode_ids(self.token_ids(texts, kind), kind, desc)
+
+    def encode_ids(self, enc: Sequence[Sequence[int]], kind: str, desc: str | None = None) -> np.ndarray:
+        """:meth:`encode` from ids already made by :meth:`token_ids` (kept by a token cache: tokenised once for
+        every model that shares the tokenizer, prefix and max length); the same vectors, bit for bit."""
         self.tokens_encoded += sum(len(ids) for ids in enc)
         self.token_squares += sum(len(ids) ** 2 for ids in enc)  # attention's FLOPs grow with length^2
         order = np.argsort([len(ids) for ids in enc], kind="stable")[::-1]
         device = next(self.model.parameters()).device
-        out = np.empty((len(texts), self._dim()), dtype=np.float32)
+        out = np.empty((len(enc), self._dim()), dtype=np.float32)
         was_training = self.model.training
         self.model.eval()
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.precision.startswith("bf16"))
         pad = self.tokenizer.pad_token_id or 0
         # a bar on a terminal (unless show_progress=False); off a terminal "encode ...: k/n texts, ETA" lines
         progress = phase(
-            desc or f"encode {kind}s", total=len(texts), unit="texts", bar=None if self.show_progress else False
+            desc or f"encode {kind}s", total=len(enc), unit="texts", bar=None if self.show_progress else False
         )
         with torch.inference_mode(), autocast, progress:
             for lo in range(0, len(order), self.batch_size):

@@ -234,7 +234,7 @@ class _Removal:
 
 def _kept_store(bench: Benchmark, encoder, key: str, source, tmp_dirs: dict) -> Store:
     """A store keyed by the encoder's and the corpus's identity: encoded once, resumed where a killed job left it."""
-    from hybrid_retrieval.eval.embedding_cache import embeddings_root, encode_sharded, store_key
+    from hybrid_retrieval.eval.embedding_cache import embeddings_root, encode_sharded, passage_tokens, store_key
     from hybrid_retrieval.eval.rates import record_rate
 
     opts = bench.options
@@ -249,6 +249,7 @@ def _kept_store(bench: Benchmark, encoder, key: str, source, tmp_dirs: dict) -> 
         opts.encode_chunk,
         desc=f"{bench.name} {key} corpus ({source.description})",
         info={"benchmark": bench.name, "corpus": key, "source": source.description},
+        kept_ids=passage_tokens(encoder, source.fingerprint(), opts.encode_chunk),
     )
     record_rate(encoder, store.new_passages, store.new_tokens, store.new_token_squares, store.encode_s)
     tmp_dirs[key] = _Removal(folder, opts.keep_embeddings)

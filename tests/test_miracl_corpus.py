@@ -131,6 +131,12 @@ def encoded_lines(emb_dir: Path) -> list[str]:
     return [line for log in sorted(emb_dir.glob("*/encoded.log")) for line in log.read_text().splitlines()]
 
 
+def tokenized_lines(cache: Path) -> list[str]:
+    """Every shard tokenised into the kept corpus token ids (data/shard_tokens.py), one line each."""
+    logs = sorted((cache / "tokens" / "shards").glob("*/tokenized.log"))
+    return [line for log in logs for line in log.read_text().splitlines()]
+
+
 def env_for(hub, cache: Path) -> dict:
     return {
         **os.environ,
@@ -277,7 +283,8 @@ def test_corpus_sample_keeps_judged_passages_under_its_own_name(hub, tmp_path, m
 @pytest.mark.slow
 def test_sweep_fetches_each_shard_once_and_the_reference_encodes_the_corpus_once(hub, tmp_path):
     """A 3-job sweep with the zero-shot reference, run twice: shards fetched once, the reference's corpus
-    encoded once (counted by the server and by the stores' encoded.log)."""
+    encoded once (counted by the server and by the stores' encoded.log), and tokenised once for all four
+    models, which share the tiny tokenizer (counted by the token cache's tokenized.log)."""
     cache, emb = tmp_path / "cache", tmp_path / "cache" / "embeddings"
     root = tmp_path / "data"
     import shutil
@@ -320,10 +327,13 @@ def test_sweep_fetches_each_shard_once_and_the_reference_encodes_the_corpus_once
     assert len(stores) == 2  # the reference's sw and yo stores are kept; the trained jobs' are removed
     first = encoded_lines(emb)
     assert len(first) == 2 * SHARDS * PER_SHARD // 100  # every 100-passage shard encoded exactly once
+    tokenized = tokenized_lines(cache)
+    assert len(tokenized) == 2 * SHARDS * PER_SHARD // 100  # and tokenised once, for the 3 jobs and the reference
     sweep(2)  # a fresh zero-shot cache: the reference job runs again, and finds its embeddings
     again = {k: v - before.get(k, 0) for k, v in shard_gets(hub["handler"]).items() if v - before.get(k, 0)}
     assert again == got  # nothing downloaded again
     assert encoded_lines(emb) == first  # nothing encoded again for the reference
+    assert tokenized_lines(cache) == tokenized  # nor tokenised again, for any of the 4 models
     assert sorted(p.parent.name for p in emb.glob("*/meta.json")) == stores
     m1 = json.loads(next((tmp_path / "sweep1" / "reference").glob("*/metrics.json")).read_text())
     m2 = json.loads(next((tmp_path / "sweep2" / "reference").glob("*/metrics.json")).read_text())

@@ -146,9 +146,12 @@ def test_an_interrupted_tokenisation_resumes_at_the_next_untokenised_shard(tiny_
 def test_another_max_length_prefix_corpus_or_shard_size_gets_its_own_cache(tiny_paths, cache, tmp_path):
     from transformers import AutoTokenizer
 
+    from hybrid_retrieval.data.token_cache import tokenizer_fingerprint
+
     tok, same = AutoTokenizer.from_pretrained(tiny_paths[0]), AutoTokenizer.from_pretrained(tiny_paths[1])
     key = shard_tokens_key(tok, "passage: ", 128, "corpus-a", ROWS)
     assert shard_tokens_key(same, "passage: ", 128, "corpus-a", ROWS) == key  # a tokenizer, not a model
+    assert shard_tokens_key(tokenizer_fingerprint(tok), "passage: ", 128, "corpus-a", ROWS) == key
     others = [
         shard_tokens_key(tok, "passage: ", 16, "corpus-a", ROWS),
         shard_tokens_key(tok, "", 128, "corpus-a", ROWS),

@@ -40,7 +40,9 @@ def shard_tokens_root() -> Path:
 
 
 def shard_tokens_key(tokenizer: Any, prefix: str, max_length: int, corpus_id: str, shard_rows: int) -> str:
-    parts = [tokenizer_fingerprint(tokenizer), prefix, str(int(max_length)), corpus_id, str(int(shard_rows))]
+    """``tokenizer``: a tokenizer, or its :func:`~.token_cache.tokenizer_fingerprint` already computed."""
+    tokenizer_id = tokenizer if isinstance(tokenizer, str) else tokenizer_fingerprint(tokenizer)
+    parts = [tokenizer_id, prefix, str(int(max_length)), corpus_id, str(int(shard_rows))]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:32]
 
 

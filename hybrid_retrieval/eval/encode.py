@@ -46,6 +46,7 @@ class TextEncoder:
         self.tokens_encoded = 0  # real tokens (prefix and special tokens included) of every text encoded so far
         self.token_squares = 0
         self._fingerprint: str | None = None
+        self._tokenizer_id: str | None = None
 
     def encode(self, texts: Sequence[str], kind: str, desc: str | None = None) -> np.ndarray:
         return self.encode_ids(self.token_ids(texts, kind), kind, desc)
@@ -89,13 +90,20 @@ class TextEncoder:
             return_attention_mask=False,
         )["input_ids"]
 
+    def tokenizer_id(self) -> str:
+        """:func:`~hybrid_retrieval.data.token_cache.tokenizer_fingerprint` of the tokenizer, computed once (it
+        serialises the whole vocabulary: over a second for 250k entries) for every store and token cache."""
+        if self._tokenizer_id is None:
+            from hybrid_retrieval.data.token_cache import tokenizer_fingerprint
+
+            self._tokenizer_id = tokenizer_fingerprint(self.tokenizer)
+        return self._tokenizer_id
+
     def fingerprint(self) -> str:
         """What decides a passage's vector: weights, model config, tokenizer, pooling, passage prefix, max length,
         precision. Stores of corpus embeddings are keyed by it (:mod:`.embedding_cache`); computed once."""
         if self._fingerprint is None:
             import json
-
-            from hybrid_retrieval.data.token_cache import tokenizer_fingerprint
 
             h = hashlib.sha256()
             config = {
@@ -107,7 +115,7 @@ class TextEncoder:
             for part in (
                 type(self.model).__name__,
                 json.dumps(config, sort_keys=True, default=str),
-                tokenizer_fingerprint(self.tokenizer),
+                self.tokenizer_id(),
                 f"{getattr(self.pool, '__module__', '')}.{pool}",
                 self.prefix["passage"],
                 str(self.max_length["passage"]),

@@ -14,6 +14,7 @@ from hybrid_retrieval.eval.embedding_cache import (
     passage_tokens,
     store_key,
 )
+from hybrid_retrieval.text_spec import TextSpec
 
 ROWS, N = 40, 190  # 5 shards, the last one short
 WORDS = ["mto", "ngome", "injini", "bustani", "soko", "baridi", "mlima", "ziwa", "odo", "ile", "ero"]
@@ -161,11 +162,13 @@ def test_another_max_length_prefix_corpus_or_shard_size_gets_its_own_cache(tiny_
     assert len({key, *others}) == 5
     corpus, emb = Corpus(), tmp_path / "emb"
     _, full = encode(make_encoder(tiny_paths[0]), corpus, emb)
-    short_encoder = make_encoder(tiny_paths[0], max_passage_length=8)
+    short_encoder = make_encoder(tiny_paths[0], spec=TextSpec(max_passage_length=8))
     short_store, short = encode(short_encoder, corpus, emb)
-    bare_store, bare = encode(make_encoder(tiny_paths[0], passage_prefix=""), corpus, emb)
+    bare_store, bare = encode(make_encoder(tiny_paths[0], spec=TextSpec(passage_prefix="")), corpus, emb)
     assert len({full.folder, short.folder, bare.folder}) == 3
     for t in (full, short, bare):
         assert log_shards(t.folder) == [0, 1, 2, 3, 4] and t.tokenized == 5
     assert max(len(x) for x in ShardTokens(short.folder).ids(0, corpus.texts[:ROWS], None)) == 8
-    assert np.array_equal(stored(short_store), from_texts(make_encoder(tiny_paths[0], max_passage_length=8), corpus))
+    assert np.array_equal(
+        stored(short_store), from_texts(make_encoder(tiny_paths[0], spec=TextSpec(max_passage_length=8)), corpus)
+    )

@@ -7,6 +7,7 @@ from transformers import AutoTokenizer
 
 from hybrid_retrieval.backbones.tiny import build_tiny_bert
 from hybrid_retrieval.data.collate import PairCollator
+from hybrid_retrieval.text_spec import TextSpec
 
 ROWS = [
     {
@@ -30,8 +31,8 @@ ROWS = [
 
 def test_cached_ids_equal_live_tokenisation(tmp_path):
     tok = AutoTokenizer.from_pretrained(build_tiny_bert())
-    live = PairCollator(tok, max_query_length=8, max_passage_length=16)(ROWS)
-    cached_collator = PairCollator(tok, max_query_length=8, max_passage_length=16)
+    live = PairCollator(tok, TextSpec(max_query_length=8, max_passage_length=16))(ROWS)
+    cached_collator = PairCollator(tok, TextSpec(max_query_length=8, max_passage_length=16))
     cached_collator.pretokenize(
         [r["query"] for r in ROWS], [t for r in ROWS for t in (r["positive"], *r["negatives"])], cache_dir=tmp_path
     )

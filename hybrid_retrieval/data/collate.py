@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from hybrid_retrieval.data.token_cache import TokenCache
+from hybrid_retrieval.text_spec import TextSpec
 
 
 def pad_ids(seqs: list, pad_id: int) -> dict[str, torch.Tensor]:
@@ -34,41 +35,22 @@ def passage_key(pid: str) -> int:
 class PairCollator:
     """Tokenises queries and passages with their prefixes; passages = positives then hard negatives."""
 
-    def __init__(
-        self,
-        tokenizer: Any,
-        query_prefix: str = "query: ",
-        passage_prefix: str = "passage: ",
-        max_query_length: int = 64,
-        max_passage_length: int = 128,
-    ):
-        self.tokenizer = tokenizer
-        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
-        self.max_query_length, self.max_passage_length = max_query_length, max_passage_length
+    def __init__(self, tokenizer: Any, spec: TextSpec = TextSpec()):
+        self.tokenizer, self.spec = tokenizer, spec
         self.caches: dict[str, TokenCache] = {}
 
     def pretokenize(self, queries: list[str], passages: list[str], cache_dir=None) -> None:
         """Tokenise the corpus once (cached on disk, shared by the jobs of a sweep)."""
         self.caches = {
-            "query": TokenCache.build(self.tokenizer, queries, self.query_prefix, self.max_query_length, cache_dir),
-            "passage": TokenCache.build(
-                self.tokenizer, passages, self.passage_prefix, self.max_passage_length, cache_dir
-            ),
+            kind: TokenCache.build(self.tokenizer, texts, self.spec.prefix(kind), self.spec.max_length(kind), cache_dir)
+            for kind, texts in (("query", queries), ("passage", passages))
         }
 
     def _tokenize(self, texts: list[str], kind: str) -> dict[str, torch.Tensor]:
         cache = self.caches.get(kind)
         seqs = [cache.get(t) for t in texts] if cache is not None else [None]
-        if any(s is None for s in seqs):
-            prefix, max_length = (
-                (self.query_prefix, self.max_query_length)
-                if kind == "query"
-                else (self.passage_prefix, self.max_passage_length)
-            )
-            enc = self.tokenizer(
-                [prefix + t for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            )
-            return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        if any(s is None for s in seqs):  # a text the cache does not hold (no pretokenize, or a rewritten text)
+            seqs = self.spec.token_ids(self.tokenizer, texts, kind)
         return pad_ids(seqs, self.tokenizer.pad_token_id or 0)
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:

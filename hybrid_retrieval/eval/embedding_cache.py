@@ -58,7 +58,11 @@ def passage_tokens(encoder, corpus_id: str, shard_rows: int) -> ShardTokens | No
     if not callable(getattr(encoder, "encode_ids", None)):
         return None
     return ShardTokens.for_corpus(
-        encoder.tokenizer_id(), encoder.prefix["passage"], encoder.max_length["passage"], corpus_id, shard_rows
+        encoder.tokenizer_id(),
+        encoder.spec.prefix("passage"),
+        encoder.spec.max_length("passage"),
+        corpus_id,
+        shard_rows,
     )
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from hybrid_retrieval.data.collate import pad_ids
 from hybrid_retrieval.precision import resolve_precision
 from hybrid_retrieval.progress import phase
+from hybrid_retrieval.text_spec import TextSpec
 
 
 class TextEncoder:
@@ -30,17 +31,13 @@ class TextEncoder:
         model: torch.nn.Module,
         tokenizer,
         pool: Callable,
-        query_prefix: str = "query: ",
-        passage_prefix: str = "passage: ",
-        max_query_length: int = 64,
-        max_passage_length: int = 128,
+        spec: TextSpec = TextSpec(),
         batch_size: int = 32,
         precision: str = "32",
         show_progress: bool = True,
     ):
         self.model, self.tokenizer, self.pool = model, tokenizer, pool
-        self.prefix = {"query": query_prefix, "passage": passage_prefix}
-        self.max_length = {"query": max_query_length, "passage": max_passage_length}
+        self.spec = spec
         self.batch_size, self.show_progress = batch_size, show_progress
         self.precision = resolve_precision(precision, next(model.parameters()).device.type)
         self.tokens_encoded = 0  # real tokens (prefix and special tokens included) of every text encoded so far
@@ -80,15 +77,7 @@ class TextEncoder:
 
     def token_ids(self, texts: Sequence[str], kind: str) -> list[list[int]]:
         """The ids :meth:`encode` feeds the model: each text with its kind's prefix, truncated to its max length."""
-        if kind not in self.prefix:
-            raise ValueError(f"kind must be 'query' or 'passage', got {kind!r}")
-        return self.tokenizer(
-            [self.prefix[kind] + t for t in texts],
-            truncation=True,
-            max_length=self.max_length[kind],
-            padding=False,
-            return_attention_mask=False,
-        )["input_ids"]
+        return self.spec.token_ids(self.tokenizer, texts, kind)
 
     def tokenizer_id(self) -> str:
         """:func:`~hybrid_retrieval.data.token_cache.tokenizer_fingerprint` of the tokenizer, computed once (it
@@ -117,8 +106,8 @@ class TextEncoder:
                 json.dumps(config, sort_keys=True, default=str),
                 self.tokenizer_id(),
                 f"{getattr(self.pool, '__module__', '')}.{pool}",
-                self.prefix["passage"],
-                str(self.max_length["passage"]),
+                self.spec.prefix("passage"),
+                str(self.spec.max_length("passage")),
                 self.precision,
             ):
                 h.update(part.encode("utf-8") + b"\0")

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hybrid_retrieval.text_spec import TextSpec
+
 
 @dataclass(frozen=True)
 class TextFormat:
@@ -22,29 +24,22 @@ class TextFormat:
     max_query_length: int = 64
     max_passage_length: int = 128
 
+    @property
+    def spec(self) -> TextSpec:
+        """The prefixes and lengths alone: what the collator and the evaluation encoder take."""
+        return TextSpec(self.query_prefix, self.passage_prefix, self.max_query_length, self.max_passage_length)
+
     def collator(self, tokenizer: Any):
         """The training collator (tokenised, prefixed, padded per batch)."""
         from hybrid_retrieval.data.collate import PairCollator
 
-        return PairCollator(
-            tokenizer, self.query_prefix, self.passage_prefix, self.max_query_length, self.max_passage_length
-        )
+        return PairCollator(tokenizer, self.spec)
 
     def encoder(self, backbone: Any, tokenizer: Any, pool: Any, batch_size: int = 32, precision: str = "32"):
         """The evaluation encoder (length-sorted batches, inference mode); ``pool`` is the head (model/head.py)."""
         from hybrid_retrieval.eval.encode import TextEncoder
 
-        return TextEncoder(
-            backbone,
-            tokenizer,
-            pool,
-            self.query_prefix,
-            self.passage_prefix,
-            self.max_query_length,
-            self.max_passage_length,
-            batch_size=batch_size,
-            precision=precision,
-        )
+        return TextEncoder(backbone, tokenizer, pool, self.spec, batch_size=batch_size, precision=precision)
 
     def export(self, backbone: Any, tokenizer: Any, out_dir: Any, dense: Any = ()) -> Path:
         """The encoder for transformers and sentence-transformers users (model/export.py), Dense layers included."""

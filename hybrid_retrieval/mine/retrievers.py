@@ -9,6 +9,7 @@ import numpy as np
 from hybrid_retrieval.data.words import words
 from hybrid_retrieval.eval.embedding_store import ArrayStore
 from hybrid_retrieval.eval.search import search_store
+from hybrid_retrieval.text_spec import KINDS
 
 
 class BM25Retriever:
@@ -64,8 +65,8 @@ class DenseRetriever:
         return {
             "retriever": "dense",
             "model": self.name,
-            "prefixes": enc.prefix,
-            "max_length": enc.max_length,
+            "prefixes": {kind: enc.spec.prefix(kind) for kind in KINDS},
+            "max_length": {kind: enc.spec.max_length(kind) for kind in KINDS},
             "precision": enc.precision,
         }
 

@@ -112,6 +112,25 @@ def isolated_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(scope="module")
+def encoder():
+    """The tiny random BERT as an evaluation encoder (mean pooling, the default prefixes); one per test module."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from hybrid_retrieval.backbones.tiny import build_tiny_bert
+    from hybrid_retrieval.eval.encode import TextEncoder
+    from hybrid_retrieval.model.pooling import mean_pool
+
+    path = build_tiny_bert()
+    return TextEncoder(
+        AutoModel.from_pretrained(path),
+        AutoTokenizer.from_pretrained(path),
+        mean_pool,
+        batch_size=64,
+        show_progress=False,
+    )
+
+
 @pytest.fixture
 def one_torch_thread():
     """Torch's two threads crawl on a busy 2-core machine; exact comparisons hold for any fixed count."""

@@ -51,24 +51,6 @@ def collection(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    from transformers import AutoModel, AutoTokenizer
-
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
-    from hybrid_retrieval.eval.encode import TextEncoder
-    from hybrid_retrieval.model.pooling import mean_pool
-
-    path = build_tiny_bert()
-    return TextEncoder(
-        AutoModel.from_pretrained(path),
-        AutoTokenizer.from_pretrained(path),
-        mean_pool,
-        batch_size=64,
-        show_progress=False,
-    )
-
-
 def read_ranked(path: Path) -> dict[str, list[tuple[str, float]]]:
     out: dict[str, list[tuple[str, float]]] = {}
     for line in path.read_text().splitlines():

@@ -88,24 +88,6 @@ def miracl_root(tmp_path_factory) -> tuple[Path, Path]:
     return root, corpus
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    from transformers import AutoModel, AutoTokenizer
-
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
-    from hybrid_retrieval.eval.encode import TextEncoder
-    from hybrid_retrieval.model.pooling import mean_pool
-
-    path = build_tiny_bert()
-    return TextEncoder(
-        AutoModel.from_pretrained(path),
-        AutoTokenizer.from_pretrained(path),
-        mean_pool,
-        batch_size=64,
-        show_progress=False,
-    )
-
-
 class Recording:
     """Wraps an encoder and keeps the passage texts it was given."""
 

@@ -26,24 +26,6 @@ TREC = {
 }
 
 
-@pytest.fixture(scope="module")
-def encoder():
-    from transformers import AutoModel, AutoTokenizer
-
-    from hybrid_retrieval.backbones.tiny import build_tiny_bert
-    from hybrid_retrieval.eval.encode import TextEncoder
-    from hybrid_retrieval.model.pooling import mean_pool
-
-    path = build_tiny_bert()
-    return TextEncoder(
-        AutoModel.from_pretrained(path),
-        AutoTokenizer.from_pretrained(path),
-        mean_pool,
-        batch_size=64,
-        show_progress=False,
-    )
-
-
 def test_official_single_file_and_per_language_files_give_the_same_records(data_root, tmp_path):
     per_lang = {
         x: read_goldp(data_root / "tydiqa-goldp" / "dev" / f"{name}_tydiqa_dev.json")[x]

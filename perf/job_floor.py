@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from hybrid_retrieval.bench.flops import non_embedding_params
+from hybrid_retrieval.bench.flops import encoder_shape
 from hybrid_retrieval.bench.hardware import cpu_line, matmul_peak_gflops
 from hybrid_retrieval.precision import resolve_precision
 
@@ -60,11 +60,8 @@ def main() -> None:
         raise SystemExit(str(err)) from err
     phases = {phase: cost.flops for phase, cost in costs.items()}
     tokens = {phase: cost.tokens for phase, cost in costs.items()}
-    params, layers, width = (
-        non_embedding_params(backbone),
-        backbone.config.num_hidden_layers,
-        backbone.config.hidden_size,
-    )
+    shape = encoder_shape(backbone)
+    params, layers, width = shape["params"], shape["layers"], shape["width"]
 
     train_precision = resolve_precision(str(cfg.trainer.precision), "cpu")
     eval_precision = {

@@ -30,8 +30,26 @@ def count_tokens(backbone: torch.nn.Module) -> dict[str, int]:
     return tokens
 
 
-def sequence_flops(lengths: Iterable[int], params: int, layers: int, width: int, backward: bool) -> float:
-    """Matrix-product FLOPs of encoding sequences of these real lengths: 2 per non-embedding parameter per
-    token plus attention's 4 x length^2 x width per layer (forward); x3 with backward."""
-    forward = sum(2 * params * s + 4 * layers * width * s * s for s in lengths)
+def encoder_shape(backbone: torch.nn.Module) -> dict[str, int]:
+    """What the FLOP count of an encoder depends on: non-embedding parameters, layers, width."""
+    return {
+        "params": non_embedding_params(backbone),
+        "layers": int(backbone.config.num_hidden_layers),
+        "width": int(backbone.config.hidden_size),
+    }
+
+
+def encoding_flops(
+    params: int, layers: int, width: int, tokens: float, token_squares: float, backward: bool = False
+) -> float:
+    """Matrix-product FLOPs of encoding texts whose real lengths sum to ``tokens`` and their squares to
+    ``token_squares``: 2 per non-embedding parameter per token plus attention's 4 x length^2 x width per
+    layer (forward); x3 with backward."""
+    forward = 2 * params * tokens + 4 * layers * width * token_squares
     return 3 * forward if backward else forward
+
+
+def sequence_flops(lengths: Iterable[int], params: int, layers: int, width: int, backward: bool) -> float:
+    """:func:`encoding_flops` of sequences of these real lengths."""
+    lengths = list(lengths)
+    return encoding_flops(params, layers, width, sum(lengths), sum(s * s for s in lengths), backward)

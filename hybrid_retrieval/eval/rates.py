@@ -39,21 +39,6 @@ def rate_key(device_type: str, precision: str) -> str:
     return f"{device_name(device_type)}|{precision}"
 
 
-def encoder_shape(model) -> dict:
-    from hybrid_retrieval.bench.flops import non_embedding_params
-
-    return {
-        "params": non_embedding_params(model),
-        "layers": int(model.config.num_hidden_layers),
-        "width": int(model.config.hidden_size),
-    }
-
-
-def flops_of(shape: dict, tokens: float, token_squares: float) -> float:
-    """:func:`hybrid_retrieval.bench.flops.sequence_flops` from the sums of lengths and of squared lengths."""
-    return 2 * shape["params"] * tokens + 4 * shape["layers"] * shape["width"] * token_squares
-
-
 def _path() -> Path:
     return cache_root() / RATES_FILE
 
@@ -71,8 +56,10 @@ def record_rate(encoder, passages: int, tokens: int, token_squares: int, seconds
         return
     try:
         device = next(encoder.model.parameters()).device.type
+        from hybrid_retrieval.bench.flops import encoder_shape, encoding_flops
+
         shape = encoder_shape(encoder.model)
-        flops = flops_of(shape, tokens, token_squares)
+        flops = encoding_flops(**shape, tokens=tokens, token_squares=token_squares)
         rates = read_rates()
         rates[rate_key(device, encoder.precision)] = {
             "flops_per_s": flops / seconds,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hybrid_retrieval.bench.flops import non_embedding_params, sequence_flops
+from hybrid_retrieval.bench.flops import encoder_shape, sequence_flops
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,7 @@ def evaluation_lengths(cfg, model) -> dict[str, list[int]]:
 def job_costs(cfg, model) -> tuple[dict[str, PhaseCost], int]:
     """Per phase (``train``, ``eval_<benchmark>``) of the job ``cfg`` describes, with ``model`` its built model:
     texts, real tokens and FLOPs (training with backward); and the number of training pairs."""
-    backbone = model.encoder
-    shape = dict(
-        params=non_embedding_params(backbone),
-        layers=backbone.config.num_hidden_layers,
-        width=backbone.config.hidden_size,
-    )
+    shape = encoder_shape(model.encoder)
     train, pairs = training_lengths(cfg, model)
     phases = {"train": PhaseCost(len(train), sum(train), sequence_flops(train, backward=True, **shape))}
     for name, lengths in evaluation_lengths(cfg, model).items():

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from hybrid_retrieval.text_spec import TextSpec
+
 log = logging.getLogger(__name__)
 ID_BYTES = 24  # a docid as stored (fixed-width bytes) and its share of the ids file
 QUERY_TOKENS_EST = 24  # a MIRACL question with its prefix, where the topics are not local
@@ -36,12 +38,13 @@ class Row:
     cached: bool = False  # embeddings already complete for this model (nothing to encode)
 
 
-def _shape(cfg: DictConfig, model=None) -> tuple[dict, int, object]:
-    """Non-embedding parameters, layers, width; embedding dim; tokenizer (None where not available offline)."""
-    from hybrid_retrieval.eval.rates import encoder_shape
+def _shape(cfg: DictConfig, model=None) -> tuple[dict, int, object, TextSpec]:
+    """Non-embedding parameters, layers, width; embedding dim; tokenizer (None where not available offline);
+    the prefixes and lengths the evaluation encodes with (the model's own where it is built)."""
+    from hybrid_retrieval.bench.flops import encoder_shape
 
     if model is not None:
-        return encoder_shape(model.encoder), int(model.encoder.config.hidden_size), model.tokenizer
+        return encoder_shape(model.encoder), int(model.head.dim), model.tokenizer, model.text_format.spec
     try:
         from transformers import AutoConfig, AutoTokenizer
 
@@ -53,23 +56,32 @@ def _shape(cfg: DictConfig, model=None) -> tuple[dict, int, object]:
         width, layers = int(conf.hidden_size), int(conf.num_hidden_layers)
         inter = int(getattr(conf, "intermediate_size", 4 * width))
         params = layers * (4 * width * width + 2 * width * inter)
-        return {"params": params, "layers": layers, "width": width}, width, tok
+        limit = min(int(getattr(tok, "model_max_length", 512) or 512), int(conf.max_position_embeddings or 512))
+        return {"params": params, "layers": layers, "width": width}, width, tok, _config_spec(cfg, min(limit, 512))
     except Exception as err:  # noqa: BLE001 - no local config: estimate from the declared size
         log.info("plan: no local config for %s (%s); FLOPs from model.size", cfg.model.get("backbone"), err)
         size = int(cfg.model.get("size") or 0)
-        return {"params": size, "layers": 12, "width": 768}, 768, None
+        return {"params": size, "layers": 12, "width": 768}, 768, None, _config_spec(cfg, 512)
 
 
-def _lengths(tokenizer, texts: list[str], prefix: str, max_len: int) -> tuple[float, float]:
-    if not texts:
-        return 0.0, 0.0
-    ids = tokenizer(
-        [prefix + t for t in texts], truncation=True, max_length=max_len, padding=False, return_attention_mask=False
-    )["input_ids"]
+def _config_spec(cfg: DictConfig, limit: int) -> TextSpec:
+    """Without a built model (``eval.plan_only``): the config's prefixes and lengths; a null one ("as the model
+    says") counts as no prefix and ``limit`` tokens, an upper bound for the plan."""
+    m = cfg.model
+    return TextSpec(
+        "" if m.get("query_prefix") is None else str(m.query_prefix),
+        "" if m.get("passage_prefix") is None else str(m.passage_prefix),
+        int(m.get("max_query_length") or limit),
+        int(m.get("max_passage_length") or limit),
+    )
+
+
+def _lengths(spec: TextSpec, tokenizer, texts: list[str], kind: str) -> tuple[float, float]:
+    ids = spec.token_ids(tokenizer, texts, kind) if texts else []
     return float(sum(len(x) for x in ids)), float(sum(len(x) ** 2 for x in ids))
 
 
-def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: int) -> list[Row]:
+def miracl_rows(name: str, node: DictConfig, spec: TextSpec, tokenizer, dim: int) -> list[Row]:
     from hybrid_retrieval.data import miracl_corpus
     from hybrid_retrieval.data.formats import miracl as layout
     from hybrid_retrieval.data.formats.trec import read_topics
@@ -79,7 +91,7 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
     root = resolve_root(node.get("root"))
     split = str(node.get("split") or "dev")
     itemsize = 2 if str(node.get("embedding_dtype")) == "float16" else 4
-    qmax, pmax = int(cfg.model.max_query_length), int(cfg.model.max_passage_length)
+    pmax = spec.max_length("passage")
     rows = []
     sample = node.get("corpus_sample")
     label = f"{name}_sample{int(sample)}" if sample not in (None, "") else name
@@ -89,7 +101,7 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
         estimated = False
         if topics_path.is_file() and tokenizer is not None:
             topics = list(read_topics(topics_path).values())
-            q_tok, q_sq = _lengths(tokenizer, topics, str(cfg.model.query_prefix), qmax)
+            q_tok, q_sq = _lengths(spec, tokenizer, topics, "query")
             queries = len(topics)
         else:
             queries = len(read_topics(topics_path)) if topics_path.is_file() else QUERIES[split].get(lang, 0)
@@ -99,7 +111,7 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
             passages = len(corpus)
             if tokenizer is not None:
                 texts = next(corpus.batches(SAMPLE))[1]
-                s_tok, s_sq = _lengths(tokenizer, texts, str(cfg.model.passage_prefix), pmax)
+                s_tok, s_sq = _lengths(spec, tokenizer, texts, "passage")
                 p_tok, p_sq = s_tok / len(texts) * passages, s_sq / len(texts) * passages
             else:
                 p_tok, p_sq, estimated = passages * pmax, passages * pmax**2, True
@@ -133,21 +145,22 @@ def miracl_rows(name: str, node: DictConfig, cfg: DictConfig, tokenizer, dim: in
 
 
 def build_plan(cfg: DictConfig, model=None) -> tuple[list[Row], dict]:
-    from hybrid_retrieval.eval.rates import flops_of, rate_for
+    from hybrid_retrieval.bench.flops import encoding_flops
+    from hybrid_retrieval.eval.rates import rate_for
     from hybrid_retrieval.precision import resolve_precision
 
-    shape, dim, tokenizer = _shape(cfg, model)
+    shape, dim, tokenizer, spec = _shape(cfg, model)
     rows: list[Row] = []
     for name, node in (cfg.eval.get("benchmarks") or {}).items():
         if node is None:
             continue
         if str(node.get("_target_", "")).endswith("load_miracl"):
-            rows += miracl_rows(name, node, cfg, tokenizer, dim)
+            rows += miracl_rows(name, node, spec, tokenizer, dim)
     device = "cuda" if _cuda(cfg) else "cpu"
     precision = resolve_precision(str(cfg.trainer.precision), device)
     rate, source = rate_for(device, precision)
     for r in rows:
-        r.flops = flops_of(shape, r.tokens, r.token_squares)
+        r.flops = encoding_flops(**shape, tokens=r.tokens, token_squares=r.token_squares)
         r.seconds = r.flops / rate
     return rows, {
         "rate": rate,
